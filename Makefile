@@ -1,0 +1,216 @@
+# repartir -- one GNU Makefile.
+#
+#   make            library (build/librepartir.a + .so) and build/repartir
+#   make run        install missing Debian packages, build, start repartir
+#   make test       install missing packages, then every test: unit suites,
+#                   integration scripts, ASan+UBSan, and TSan for the
+#                   concurrent suites
+#   make bench      benchmarks beside their anchors (oneTBB, OpenMP)
+#   make install    PREFIX=/usr/local DESTDIR= honoured
+#   make SANITIZE=address,undefined ...   builds into build-asan/
+#   make SANITIZE=thread ...              builds into build-tsan/
+#   make V=1 ...    show full command lines
+
+VERSION   := 0.1.0
+SOVERSION := 0
+
+PKG_CONFIG ?= pkg-config
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+CFLAGS     ?= -O2 -g
+CXXFLAGS   ?= -O2 -g
+SANITIZE   ?=
+
+comma := ,
+san_list := $(subst $(comma), ,$(SANITIZE))
+ifeq ($(SANITIZE),)
+  BUILD := build
+else ifneq ($(filter thread,$(san_list)),)
+  BUILD := build-tsan
+else ifneq ($(filter address,$(san_list)),)
+  BUILD := build-asan
+else
+  BUILD := build-san
+endif
+ifneq ($(SANITIZE),)
+  SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+
+ifeq ($(V),1)
+  Q :=
+  say := @true
+else
+  Q := @
+  say := @printf '  %-7s %s\n'
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wformat=2 -Werror
+ALL_CPPFLAGS := -D_GNU_SOURCE -DRP_VERSION='"$(VERSION)"' -Iinclude -I. $(CPPFLAGS)
+ALL_CFLAGS   := -std=c17 $(WARN) -fPIC -fvisibility=hidden -pthread -MMD -MP \
+                $(SAN_FLAGS) $(CFLAGS)
+ALL_LDFLAGS  := -pthread $(SAN_FLAGS) $(LDFLAGS)
+LIBS         := -lm
+
+CUNIT_CFLAGS = $(shell $(PKG_CONFIG) --cflags cunit)
+CUNIT_LIBS   = $(shell $(PKG_CONFIG) --libs cunit)
+TBB_CFLAGS   = $(shell $(PKG_CONFIG) --cflags tbb)
+TBB_LIBS     = $(shell $(PKG_CONFIG) --libs tbb)
+
+LIB_SRCS   := $(wildcard engine/*.c engine/sched/*.c)
+CLI_SRCS   := $(wildcard cli/*.c)
+TEST_SRCS  := $(wildcard tests/*.c)
+BENCH_COMMON := bench/common.c
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(filter %.c,$(1))) \
+      $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter %.cpp,$(1)))
+
+LIB_OBJS  := $(call obj,$(LIB_SRCS))
+CLI_OBJS  := $(call obj,$(CLI_SRCS))
+TEST_OBJS := $(call obj,$(TEST_SRCS))
+
+STATIC_LIB := $(BUILD)/librepartir.a
+SHARED_LIB := $(BUILD)/librepartir.so.$(SOVERSION)
+TEST_BIN   := $(BUILD)/tests/run_tests
+
+# Benchmarks: each program runs ours and its anchors, in child processes,
+# in the same run (bench/README.md).
+BENCHES := fib pfor idle
+bench_fib_srcs  := bench/bench_fib.c bench/anchors/fib_omp.c bench/anchors/fib_tbb.cpp
+bench_pfor_srcs := bench/bench_pfor.c bench/anchors/pfor_omp.c
+bench_idle_srcs := bench/bench_idle.c bench/anchors/idle_omp.c bench/anchors/idle_tbb.cpp
+BENCH_BINS := $(addprefix $(BUILD)/bench/bench_,$(BENCHES))
+
+.PHONY: FORCE all run test check check-concurrent check-integration bench bench-build \
+        install uninstall clean deps
+.DEFAULT_GOAL := all
+
+all: $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/librepartir.so $(BUILD)/repartir \
+     $(BUILD)/repartir.pc
+
+deps:
+	$(Q)tools/deps.sh
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(BUILD)/repartir demo
+
+# The whole suite, as CI runs it (.ci/run). Each sanitizer build lives in
+# its own folder, so the three never mix.
+test: deps
+	$(Q)$(MAKE) --no-print-directory check check-integration
+	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined check
+	$(Q)$(MAKE) --no-print-directory SANITIZE=thread check-concurrent
+	@echo "make test: all passed"
+
+# Unit suites of this build; the concurrent ones a second time with the
+# portable fence protocol instead of membarrier (see docs/scheduler.md).
+check: $(TEST_BIN)
+	@echo "== unit suites ($(BUILD))"
+	$(Q)$(TEST_BIN)
+	@echo "== concurrent suites, fence protocol ($(BUILD))"
+	$(Q)REPARTIR_SCHED_FENCE=1 $(TEST_BIN) --concurrent
+
+check-concurrent: $(TEST_BIN)
+	@echo "== concurrent suites ($(BUILD))"
+	$(Q)$(TEST_BIN) --concurrent
+	$(Q)REPARTIR_SCHED_FENCE=1 $(TEST_BIN) --concurrent
+
+check-integration: all
+	@echo "== integration ($(BUILD))"
+	$(Q)tests/integration/run.sh $(BUILD)
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory bench-build
+	$(Q)for b in $(BENCHES); do $(BUILD)/bench/bench_$$b || exit 1; echo; done
+
+bench-build: $(BENCH_BINS)
+
+# ---- library ----
+
+$(STATIC_LIB): $(LIB_OBJS)
+	$(say) AR $@
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(SHARED_LIB): $(LIB_OBJS)
+	$(say) LINK $@
+	$(Q)$(CC) -shared -Wl,-soname,librepartir.so.$(SOVERSION) $(ALL_LDFLAGS) \
+	    -o $@ $^ $(LIBS)
+
+$(BUILD)/librepartir.so: $(SHARED_LIB)
+	$(Q)ln -sf librepartir.so.$(SOVERSION) $@
+
+# The prefix is part of the file: regenerate whenever PREFIX & co. change.
+pc_subst = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+               -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|'
+
+$(BUILD)/repartir.pc: repartir.pc.in FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)$(pc_subst) $< > $@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+
+FORCE:
+
+# ---- programs ----
+
+$(BUILD)/repartir: $(CLI_OBJS) $(STATIC_LIB)
+	$(say) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(STATIC_LIB) $(LIBS)
+
+$(TEST_BIN): $(TEST_OBJS) $(STATIC_LIB)
+	$(say) LINK $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJS) $(STATIC_LIB) $(CUNIT_LIBS) $(LIBS)
+
+$(BUILD)/obj/tests/%.o: ALL_CPPFLAGS += $(CUNIT_CFLAGS)
+
+# Benchmarks and their anchors: OpenMP and oneTBB only here.
+$(BUILD)/obj/bench/%.o: ALL_CFLAGS += -fopenmp
+$(BUILD)/obj/bench/%.o: ALL_CPPFLAGS += $(TBB_CFLAGS)
+
+.SECONDEXPANSION:
+$(BUILD)/bench/bench_%: $$(call obj,$$(bench_$$*_srcs) $(BENCH_COMMON)) $(STATIC_LIB)
+	$(say) LINK $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) $(ALL_LDFLAGS) -fopenmp -o $@ $(filter %.o,$^) $(STATIC_LIB) \
+	    $(TBB_LIBS) $(LIBS)
+
+# ---- objects ----
+
+$(BUILD)/obj/%.o: %.c
+	$(say) CC $<
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.cpp
+	$(say) CXX $<
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) -std=c++17 $(ALL_CPPFLAGS) -Wall -Wextra -Werror -pthread -MMD -MP \
+	    $(SAN_FLAGS) $(CXXFLAGS) -c -o $@ $<
+
+# ---- install ----
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+	    $(DESTDIR)$(INCLUDEDIR)/repartir
+	install -m 755 $(BUILD)/repartir $(DESTDIR)$(BINDIR)/repartir
+	install -m 644 include/repartir.h $(DESTDIR)$(INCLUDEDIR)/repartir.h
+	install -m 644 include/repartir/*.h $(DESTDIR)$(INCLUDEDIR)/repartir/
+	install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/librepartir.a
+	install -m 755 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)/librepartir.so.$(SOVERSION)
+	ln -sf librepartir.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/librepartir.so
+	install -m 644 $(BUILD)/repartir.pc $(DESTDIR)$(LIBDIR)/pkgconfig/repartir.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/repartir $(DESTDIR)$(INCLUDEDIR)/repartir.h \
+	    $(DESTDIR)$(LIBDIR)/librepartir.a $(DESTDIR)$(LIBDIR)/librepartir.so \
+	    $(DESTDIR)$(LIBDIR)/librepartir.so.$(SOVERSION) \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/repartir.pc
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/repartir
+
+clean:
+	rm -rf build build-asan build-tsan build-san
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

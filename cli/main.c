@@ -1,0 +1,170 @@
+/*
+ * main.c -- entry point of build/repartir: dispatches to the subcommand
+ * table below. `help` and the usage lines are generated from that table.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <repartir.h>
+
+#include "cli/cli.h"
+
+static int cmd_help(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+
+static const struct rp_cli_command commands[] = {
+    {
+        .name = "demo",
+        .run = rp_cli_demo,
+        .usage = "demo [--workers N]",
+        .summary = "run a short tour of the engine and print what it did",
+        .help = "  --workers N   worker threads (1-1024; default: one per CPU)\n",
+    },
+    {
+        .name = "help",
+        .run = cmd_help,
+        .usage = "help [COMMAND]",
+        .summary = "show the commands, or one command's options",
+        .help = "",
+    },
+    {
+        .name = "version",
+        .run = cmd_version,
+        .usage = "version",
+        .summary = "print the version",
+        .help = "",
+    },
+};
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static const struct rp_cli_command *
+find_command(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+void
+rp_cli_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("repartir: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+bool
+rp_cli_parse_int(const char *what, const char *text, long min, long max, long *out)
+{
+    char *end;
+    long v;
+
+    if (text == NULL || *text == '\0') {
+        rp_cli_error("%s needs a number", what);
+        return false;
+    }
+    errno = 0;
+    v = strtol(text, &end, 10);
+    if (*end != '\0' || end == text) {
+        rp_cli_error("%s: '%s' is not a whole number", what, text);
+        return false;
+    }
+    if (errno == ERANGE || v < min || v > max) {
+        rp_cli_error("%s: %s is out of range (%ld to %ld)", what, text, min, max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static void
+print_usage(FILE *to)
+{
+    fprintf(to, "usage: repartir COMMAND [OPTIONS]\n"
+                "       repartir --help | --version\n\ncommands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(to, "  %-22s %s\n", commands[i].usage, commands[i].summary);
+    fprintf(to, "\nexit status:\n"
+                "  %d  success\n"
+                "  %d  the work ran and some of it failed\n"
+                "  %d  bad command line (nothing was run)\n"
+                "  %d  the engine could not start\n",
+            RP_EXIT_OK, RP_EXIT_FAILED, RP_EXIT_USAGE, RP_EXIT_ERROR);
+}
+
+static int
+cmd_help(int argc, char **argv)
+{
+    const struct rp_cli_command *c;
+
+    if (argc < 2) {
+        print_usage(stdout);
+        return RP_EXIT_OK;
+    }
+    if (argc > 2) {
+        rp_cli_error("help takes at most one command name");
+        return RP_EXIT_USAGE;
+    }
+    c = find_command(argv[1]);
+    if (c == NULL) {
+        rp_cli_error("no command '%s' (try 'repartir help')", argv[1]);
+        return RP_EXIT_USAGE;
+    }
+    printf("usage: repartir %s\n\n%s\n", c->usage, c->summary);
+    if (c->help[0] != '\0')
+        printf("\noptions:\n%s", c->help);
+    return RP_EXIT_OK;
+}
+
+static int
+cmd_version(int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1) {
+        rp_cli_error("version takes no arguments");
+        return RP_EXIT_USAGE;
+    }
+    printf("repartir %s\n", rp_version());
+    return RP_EXIT_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+    const struct rp_cli_command *c;
+
+    if (argc < 2) {
+        print_usage(stdout);
+        return RP_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+        return cmd_help(1, argv + 1);
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
+        return cmd_version(1, argv + 1);
+    c = find_command(argv[1]);
+    if (c == NULL) {
+        rp_cli_error("unknown command '%s'", argv[1]);
+        print_usage(stderr);
+        return RP_EXIT_USAGE;
+    }
+    /* Every command takes `--help`. */
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            char *help_argv[] = { "help", argv[1], NULL };
+            return cmd_help(2, help_argv);
+        }
+    }
+    return c->run(argc - 1, argv + 1);
+}

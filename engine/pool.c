@@ -1,0 +1,184 @@
+/*
+ * pool.c -- the public pool: configuration, life cycle, top-level function
+ * work and live figures. The scheduling itself is in engine/sched/.
+ *
+ * Later layers (executors, the state store, remote links) hang off rp_pool;
+ * the scheduler knows nothing about them.
+ */
+#include "engine/pool.h"
+
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/alloc.h"
+
+#define DEFAULT_STACK_SIZE ((size_t)8 << 20)
+#define MIN_STACK_SIZE ((size_t)64 << 10)
+#define DEFAULT_CHECKPOINT_INTERVAL_MS 30000u
+
+struct rp_pool {
+    rp__sched *sched;
+    rp_pool_config cfg;          /* pointers inside are not kept */
+};
+
+rp__sched *
+rp__pool_sched(rp_pool *pool)
+{
+    return pool->sched;
+}
+
+/* CPUs this process may run on (affinity mask, so cgroups and taskset are
+ * respected), at least 1. */
+static unsigned
+usable_cpus(void)
+{
+    cpu_set_t set;
+    long online;
+
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return (unsigned)CPU_COUNT(&set);
+    online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? (unsigned)online : 1;
+}
+
+void
+rp_pool_config_init(rp_pool_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->cpu_workers = 0;
+    cfg->gpu = false;
+    cfg->checkpoint_interval_ms = DEFAULT_CHECKPOINT_INTERVAL_MS;
+    cfg->data_locality = true;
+    cfg->worker_stack_size = 0;
+}
+
+rp_status
+rp_pool_create(const rp_pool_config *cfg, rp_pool **out)
+{
+    rp_pool_config defaults;
+    unsigned nworkers;
+    size_t stack;
+    rp_pool *pool;
+    rp_status status;
+
+    if (out == NULL)
+        return RP_ERR_INVALID;
+    *out = NULL;
+    if (cfg == NULL) {
+        rp_pool_config_init(&defaults);
+        cfg = &defaults;
+    }
+    if (cfg->cpu_workers < 0 || cfg->cpu_workers > RP_POOL_MAX_WORKERS)
+        return RP_ERR_INVALID;
+    if (cfg->worker_stack_size != 0 && cfg->worker_stack_size < MIN_STACK_SIZE)
+        return RP_ERR_INVALID;
+    if (cfg->n_remote_workers != 0 && cfg->remote_workers == NULL)
+        return RP_ERR_INVALID;
+    /* Refuse what this build cannot do rather than silently ignore it. */
+    if (cfg->state_dir != NULL || cfg->n_remote_workers != 0)
+        return RP_ERR_UNSUPPORTED;
+
+    nworkers = cfg->cpu_workers > 0 ? (unsigned)cfg->cpu_workers : usable_cpus();
+    if (nworkers > RP_POOL_MAX_WORKERS)
+        nworkers = RP_POOL_MAX_WORKERS;
+    stack = cfg->worker_stack_size ? cfg->worker_stack_size : DEFAULT_STACK_SIZE;
+
+    pool = rp_xcalloc(1, sizeof *pool);
+    pool->cfg = *cfg;
+    pool->cfg.state_dir = NULL;
+    pool->cfg.remote_workers = NULL;
+    pool->cfg.tls_cert = pool->cfg.tls_key = pool->cfg.tls_ca = pool->cfg.token = NULL;
+    pool->cfg.cpu_workers = (int)nworkers;
+    status = rp__sched_create(nworkers, stack, &pool->sched);
+    if (status != RP_OK) {
+        free(pool);
+        return status;
+    }
+    *out = pool;
+    return RP_OK;
+}
+
+static void
+pool_free(void *ctx)
+{
+    free(ctx);
+}
+
+void
+rp_pool_shutdown(rp_pool *pool)
+{
+    if (pool == NULL)
+        return;
+    rp__sched_shutdown(pool->sched, pool_free, pool);
+}
+
+static struct rp__frame *
+top_frame(rp_fn fn, void *arg, struct rp__sync *sync)
+{
+    struct rp__frame *f = rp_xaligned_alloc(RP__CACHE_LINE, sizeof *f);
+
+    memset(f, 0, sizeof *f);
+    f->fn = fn;
+    f->arg = arg;
+    f->sync = sync;
+    return f;       /* home NULL: freed with free() after it ran */
+}
+
+rp_status
+rp_pool_run(rp_pool *pool, rp_fn fn, void *arg)
+{
+    struct rp__sync sync;
+    struct rp__frame *f;
+    rp_status status;
+
+    if (pool == NULL || fn == NULL)
+        return RP_ERR_INVALID;
+    if (rp__tls_worker != NULL && rp__tls_worker->sched == pool->sched) {
+        fn(arg);     /* already on one of our workers: waiting would only block it */
+        return RP_OK;
+    }
+    pthread_mutex_init(&sync.lock, NULL);
+    pthread_cond_init(&sync.cond, NULL);
+    sync.done = false;
+    f = top_frame(fn, arg, &sync);
+    status = rp__sched_inject(pool->sched, f, RP_PRIORITY_NORMAL);
+    if (status != RP_OK) {
+        free(f);
+    } else {
+        pthread_mutex_lock(&sync.lock);
+        while (!sync.done)
+            pthread_cond_wait(&sync.cond, &sync.lock);
+        pthread_mutex_unlock(&sync.lock);
+    }
+    pthread_cond_destroy(&sync.cond);
+    pthread_mutex_destroy(&sync.lock);
+    return status;
+}
+
+rp_status
+rp_pool_post(rp_pool *pool, rp_priority prio, rp_fn fn, void *arg)
+{
+    struct rp__frame *f;
+    rp_status status;
+
+    if (pool == NULL || fn == NULL || (unsigned)prio >= RP_PRIORITY_COUNT)
+        return RP_ERR_INVALID;
+    f = top_frame(fn, arg, NULL);
+    status = rp__sched_inject(pool->sched, f, prio);
+    if (status != RP_OK)
+        free(f);
+    return status;
+}
+
+rp_status
+rp_pool_stats(rp_pool *pool, rp_stats *out)
+{
+    if (pool == NULL || out == NULL)
+        return RP_ERR_INVALID;
+    rp__sched_stats(pool->sched, out);
+    return RP_OK;
+}

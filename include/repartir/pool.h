@@ -1,0 +1,136 @@
+/*
+ * repartir/pool.h -- the pool: worker threads, fork/join task groups,
+ * parallel loops, top-level priority work and live figures.
+ *
+ * A pool owns N worker threads. Each has a work-stealing deque; idle workers
+ * steal from random victims and park when there is nothing to do, so an idle
+ * pool uses no CPU. Work enters a pool in two ways:
+ *   - top-level: rp_pool_run / rp_pool_post / rp_parallel_for from any
+ *     thread, through a priority injection queue;
+ *   - nested: rp_group_spawn from code already running on a worker, onto
+ *     that worker's own deque (no lock, no allocation on the hot path).
+ */
+#ifndef REPARTIR_POOL_H
+#define REPARTIR_POOL_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rp_pool rp_pool;
+
+typedef struct rp_pool_config {
+    int cpu_workers;             /* 0 = number of CPUs this process may run on */
+    bool gpu;                    /* open a Vulkan device if one exists */
+    const char *state_dir;       /* NULL = no persistence; else the store lives here */
+    const char *const *remote_workers; size_t n_remote_workers;  /* "host:port" */
+    const char *tls_cert, *tls_key, *tls_ca, *token;            /* NULL = off */
+    unsigned checkpoint_interval_ms;
+    bool data_locality;
+    size_t worker_stack_size;    /* bytes per worker thread; 0 = 8 MiB */
+} rp_pool_config;
+
+/* Largest cpu_workers rp_pool_create accepts. */
+#define RP_POOL_MAX_WORKERS 1024
+
+/* Fills cfg with the defaults: one worker per usable CPU, no GPU, no state
+ * dir, no remote workers, TLS off, 30 s checkpoint interval, locality on.
+ * cfg NULL is ignored. */
+RP_API void rp_pool_config_init(rp_pool_config *cfg);
+
+/* Creates a pool and starts its workers. cfg NULL means the defaults.
+ * Errors: RP_ERR_INVALID (cpu_workers < 0 or > RP_POOL_MAX_WORKERS, out NULL,
+ * a stack size below 64 KiB), RP_ERR_UNSUPPORTED (a feature this build does
+ * not have yet: state_dir, remote workers), RP_ERR_SYSTEM (threads could not
+ * be started). On error *out is left NULL and nothing leaks.
+ * The caller owns *out and frees it with rp_pool_shutdown. */
+RP_API rp_status rp_pool_create(const rp_pool_config *cfg, rp_pool **out /* OUT */);
+
+/* Stops accepting new top-level work (rp_pool_run / rp_pool_post then return
+ * RP_ERR_SHUTDOWN), runs every function task already accepted to the end --
+ * queued ones included, since only a task may free what its argument owns --
+ * then joins the workers and frees the pool. Called from one of the pool's
+ * own workers it cannot join itself: the pool then stops and frees itself
+ * once that task returns. NULL is ignored. */
+RP_API void rp_pool_shutdown(rp_pool *pool);
+
+/* ---- fork/join inside the pool (function tasks) ---- */
+
+typedef void (*rp_fn)(void *arg);
+
+/*
+ * A set of child tasks to wait for. It lives on the stack of the task that
+ * declares it: `rp_group g = RP_GROUP_INIT;`. The task that first spawns
+ * into the group owns it and must call rp_group_wait before it returns;
+ * children may spawn into it as well (from any worker) while it is pending.
+ * A group may be reused after rp_group_wait returns.
+ */
+typedef struct rp_group {
+    /* private: only the library touches these */
+    void *_owner;
+#ifdef __cplusplus
+    int64_t _pending;           /* same layout; C++ code must not use it */
+#else
+    _Atomic int64_t _pending;
+#endif
+} rp_group;
+
+#define RP_GROUP_INIT { NULL, 0 }
+
+/* Runs fn(arg) on a worker and waits for it. Called from a worker of this
+ * same pool it simply calls fn(arg). Errors: RP_ERR_INVALID (pool or fn
+ * NULL), RP_ERR_SHUTDOWN. The task runs at RP_PRIORITY_NORMAL. */
+RP_API rp_status rp_pool_run(rp_pool *pool, rp_fn fn, void *arg);
+
+/* Queues fn(arg) as top-level work with priority prio and returns at once;
+ * nobody waits for it. It runs even if the pool is shut down before it
+ * starts. Errors: RP_ERR_INVALID (pool or fn NULL, prio out of range),
+ * RP_ERR_SHUTDOWN. */
+RP_API rp_status rp_pool_post(rp_pool *pool, rp_priority prio, rp_fn fn, void *arg);
+
+/* Queues fn(arg) as a child of g on the calling worker's deque; another
+ * worker may steal it. Does not allocate on the hot path. Outside a pool
+ * worker there is nobody to run it in parallel, so fn(arg) runs at once on
+ * the calling thread (a valid serial execution). g NULL runs fn(arg) at
+ * once too; fn NULL does nothing. */
+RP_API void rp_group_spawn(rp_group *g, rp_fn fn, void *arg);
+
+/* Returns when every child spawned into g has finished; everything the
+ * children wrote is then visible to the caller. While it waits it runs the
+ * worker's own queued tasks and steals from others (bounded by stack depth,
+ * so deep recursions cannot overflow), spins briefly, then parks. NULL is
+ * ignored. */
+RP_API void rp_group_wait(rp_group *g);
+
+/* Calls body(lo, hi, ctx) over disjoint subranges covering [begin, end)
+ * exactly once, in parallel, and returns when all are done. Ranges are split
+ * in halves until at most `grain` indices remain (grain 0 picks one: about
+ * eight pieces per worker). Works from any thread; from a worker of another
+ * pool it blocks that worker. pool NULL runs body(begin, end, ctx) on the
+ * calling thread; an empty range or body NULL does nothing. */
+RP_API void rp_parallel_for(rp_pool *pool, size_t begin, size_t end, size_t grain,
+                            void (*body)(size_t lo, size_t hi, void *ctx), void *ctx);
+
+/* ---- live figures (what the console draws) ---- */
+
+typedef struct rp_stats {
+    unsigned workers, workers_busy;
+    uint64_t queued, running, succeeded, failed, cancelled;
+    uint64_t steals;                 /* successful steals since start */
+    double   locality_hit_rate;      /* tasks placed with local data / tasks with data deps */
+} rp_stats;
+
+/* Fills *out with a snapshot. workers_busy counts workers running a task
+ * (not searching or parked); queued / running / succeeded count top-level
+ * tasks; locality_hit_rate is 0 until a task with data dependencies ran.
+ * Fields are read without stopping the workers, so they are each exact but
+ * not one atomic snapshot. Errors: RP_ERR_INVALID (pool or out NULL). */
+RP_API rp_status rp_pool_stats(rp_pool *pool, rp_stats *out /* OUT */);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* REPARTIR_POOL_H */

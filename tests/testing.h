@@ -1,0 +1,46 @@
+/*
+ * testing.h -- what every CUnit suite file shares: the suite descriptor,
+ * the one list of suites (RP_TEST_SUITES), and small helpers.
+ */
+#ifndef RP_TESTS_TESTING_H
+#define RP_TESTS_TESTING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <CUnit/CUnit.h>
+
+typedef struct {
+    const char *name;
+    void (*fn)(void);
+} rp_test_case;
+
+typedef struct {
+    const char *name;
+    const rp_test_case *cases;     /* ends with { NULL, NULL } */
+    bool concurrent;               /* also run under ThreadSanitizer */
+} rp_test_suite;
+
+/* Every suite, in the order they run. Add a line here and a
+ * tests/test_<name>.c that defines rp_test_suite_<name>. */
+#define RP_TEST_SUITES(X) \
+    X(status)             \
+    X(deque)              \
+    X(group)              \
+    X(pool)
+
+#define RP__TEST_DECLARE(name) extern const rp_test_suite rp_test_suite_##name;
+RP_TEST_SUITES(RP__TEST_DECLARE)
+#undef RP__TEST_DECLARE
+
+/* 1 in a plain build; larger under sanitizers, which run slower: tests
+ * divide their heaviest loop counts by it. */
+unsigned rp_test_slowdown(void);
+
+/* Monotonic seconds. */
+double rp_test_now(void);
+
+/* Number of threads of this process (from /proc/self/status). */
+int rp_test_thread_count(void);
+
+#endif /* RP_TESTS_TESTING_H */

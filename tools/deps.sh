@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# tools/deps.sh -- installs the Debian packages repartir needs to build,
+# test and benchmark, and nothing else. It checks first: when everything is
+# there it does nothing, needs no network and no root. `make run`,
+# `make test` and `make bench` call it.
+#
+#   tools/deps.sh           install what is missing (as root)
+#   tools/deps.sh --check   only report; exit 1 if something is missing
+set -euo pipefail
+
+# One line per package: name, then why we need it.
+PACKAGES=(
+  "build-essential    C compiler, make, libc headers"
+  "g++                the oneTBB anchor benchmarks are C++"
+  "pkg-config         compiler flags for every library"
+  "libcunit1-dev      unit test framework (CUnit)"
+  "libtbb-dev         oneTBB, the anchor the scheduler is measured against"
+  "libgomp1           OpenMP runtime, the other scheduler anchor"
+)
+
+check_only=0
+case "${1:-}" in
+  --check) check_only=1 ;;
+  "") ;;
+  -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "deps.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
+esac
+
+missing=()
+for line in "${PACKAGES[@]}"; do
+  pkg=${line%% *}
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  [[ $status == "install ok installed" ]] || missing+=("$pkg")
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "repartir needs these Debian packages: ${missing[*]}" >&2
+if ((check_only)); then
+  exit 1
+fi
+if ((EUID != 0)); then
+  cat >&2 <<MSG
+deps.sh: installing packages needs root. Run, then retry:
+  sudo tools/deps.sh
+or install them yourself:
+  sudo apt-get install --no-install-recommends ${missing[*]}
+MSG
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# Refresh the package lists only when apt has none yet or cannot find one
+# of the packages, so a warm machine installs without touching the network.
+if ! apt-get install -y --no-install-recommends "${missing[@]}"; then
+  apt-get update
+  apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+echo "deps.sh: installed ${missing[*]}" >&2
