@@ -171,6 +171,8 @@ $(BUILD)/obj/bench/%.o: ALL_CFLAGS += -fopenmp
 $(BUILD)/obj/bench/%.o: ALL_CPPFLAGS += $(TBB_CFLAGS)
 
 .SECONDEXPANSION:
+# Objects reached through pattern chains are kept, not deleted as intermediates.
+.SECONDARY:
 $(BUILD)/bench/bench_%: $$(call obj,$$(bench_$$*_srcs) $(BENCH_COMMON)) $(STATIC_LIB)
 	$(say) LINK $@
 	$(Q)mkdir -p $(@D)
