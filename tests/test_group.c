@@ -384,6 +384,172 @@ a_parked_parent_is_woken_by_its_last_child(void)
     rp_pool_shutdown(pool);
 }
 
+/* ---- waits past the steal floor ---- */
+
+static _Atomic int deep_ran;
+
+static void
+mark_ran(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&deep_ran, 1);
+}
+
+/* A child spawns into its own group first, then into its parent's group,
+ * and waits for its own: the parent's frame sits on top of the deque. */
+static void
+child_spawns_into_both(void *arg)
+{
+    rp_group *parent = arg;
+    rp_group own = RP_GROUP_INIT;
+
+    rp_group_spawn(&own, mark_ran, NULL);
+    rp_group_spawn(parent, mark_ran, NULL);
+    rp_group_wait(&own);
+}
+
+static void
+waits_out_of_order(void)
+{
+    rp_group g1 = RP_GROUP_INIT, g2 = RP_GROUP_INIT, g3 = RP_GROUP_INIT;
+
+    rp_group_spawn(&g1, mark_ran, NULL);
+    rp_group_spawn(&g2, mark_ran, NULL);
+    rp_group_wait(&g1);                 /* g2's frame is on top */
+    rp_group_wait(&g2);
+    rp_group_spawn(&g3, child_spawns_into_both, &g3);
+    rp_group_wait(&g3);
+}
+
+/* Recurses until the stack pointer is 60% of the way down this thread's
+ * usable stack, past the scheduler's steal floor (half way), and waits
+ * there. Measured rather than counted: sanitizer frames and TLS differ. */
+static int
+burn_stack(const char *target)
+{
+    volatile char buf[2048];
+
+    memset((char *)buf, 1, sizeof buf);
+    if ((const char *)buf > target)
+        return burn_stack(target) + buf[100];
+    waits_out_of_order();
+    return buf[7];
+}
+
+static void
+deep_task(void *arg)
+{
+    char *here = __builtin_frame_address(0);
+    pthread_attr_t attr;
+    void *low;
+    size_t size;
+
+    /* No FATAL asserts here: they longjmp, and this is a worker thread. */
+    if (pthread_getattr_np(pthread_self(), &attr) != 0) {
+        CU_FAIL("pthread_getattr_np");
+        return;
+    }
+    CU_ASSERT_EQUAL(pthread_attr_getstack(&attr, &low, &size), 0);
+    pthread_attr_destroy(&attr);
+    *(int *)arg = burn_stack(here - (here - (char *)low) * 6 / 10);
+}
+
+static void
+deep_waits_run_their_own_frames_in_any_order(void)
+{
+    static const int workers[] = { 1, 2 };
+
+    for (size_t i = 0; i < sizeof workers / sizeof workers[0]; i++) {
+        rp_pool *pool = make_pool(workers[i], (size_t)1 << 20);
+        int sink = 0;
+
+        atomic_store(&deep_ran, 0);
+        for (int rep = 0; rep < 5; rep++)
+            CU_ASSERT_EQUAL(rp_pool_run(pool, deep_task, &sink), RP_OK);
+        CU_ASSERT_EQUAL(atomic_load(&deep_ran), 5 * 4);
+        rp_pool_shutdown(pool);
+    }
+}
+
+/* ---- a waiting worker takes new top-level work ---- */
+
+struct relay {
+    _Atomic bool child_started, posted_started;
+    bool child_saw_post;
+};
+
+static void
+posted_task(void *arg)
+{
+    atomic_store(&((struct relay *)arg)->posted_started, true);
+}
+
+/* Stolen by the other worker; needs the posted task to start meanwhile. */
+static void
+relay_child(void *arg)
+{
+    struct relay *r = arg;
+    double give_up = rp_test_now() + 20;
+
+    atomic_store(&r->child_started, true);
+    while (!atomic_load(&r->posted_started) && rp_test_now() < give_up)
+        sleep_ms(1);
+    r->child_saw_post = atomic_load(&r->posted_started);
+}
+
+static void
+relay_parent(void *arg)
+{
+    struct relay *r = arg;
+    rp_group g = RP_GROUP_INIT;
+    double give_up = rp_test_now() + 20;
+
+    rp_group_spawn(&g, relay_child, r);
+    while (!atomic_load(&r->child_started) && rp_test_now() < give_up)
+        sched_yield();                  /* until the other worker stole it */
+    rp_group_wait(&g);                  /* parks; must wake for the post */
+}
+
+struct relay_run {
+    rp_pool *pool;
+    struct relay *r;
+};
+
+static void *
+relay_main(void *arg)
+{
+    struct relay_run *rr = arg;
+
+    rp_pool_run(rr->pool, relay_parent, rr->r);
+    return NULL;
+}
+
+static void
+a_waiting_worker_takes_new_top_level_work(void)
+{
+    rp_pool *pool = make_pool(2, 0);
+
+    for (int rep = 0; rep < 3; rep++) {
+        struct relay r = { .child_saw_post = false };
+        struct relay_run rr = { pool, &r };
+        pthread_t t;
+        double give_up = rp_test_now() + 20;
+
+        atomic_init(&r.child_started, false);
+        atomic_init(&r.posted_started, false);
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, relay_main, &rr), 0);
+        while (!atomic_load(&r.child_started) && rp_test_now() < give_up)
+            sleep_ms(1);
+        sleep_ms(5);                    /* let the parent park */
+        /* Both workers are taken: one waits, one runs the child. The
+         * waiting one must run this, or the child never finishes. */
+        CU_ASSERT_EQUAL(rp_pool_post(pool, RP_PRIORITY_NORMAL, posted_task, &r), RP_OK);
+        pthread_join(t, NULL);
+        CU_ASSERT_TRUE(r.child_saw_post);
+    }
+    rp_pool_shutdown(pool);
+}
+
 /* ---- rp_parallel_for ---- */
 
 struct visit {
@@ -505,6 +671,9 @@ static const rp_test_case cases[] = {
     { "a_group_can_be_reused", a_group_can_be_reused },
     { "spawned_work_wakes_an_idle_worker", spawned_work_wakes_an_idle_worker },
     { "a_parked_parent_is_woken_by_its_last_child", a_parked_parent_is_woken_by_its_last_child },
+    { "deep_waits_run_their_own_frames_in_any_order",
+      deep_waits_run_their_own_frames_in_any_order },
+    { "a_waiting_worker_takes_new_top_level_work", a_waiting_worker_takes_new_top_level_work },
     { "parallel_for_visits_each_index_once", parallel_for_visits_each_index_once },
     { "parallel_for_from_inside_a_task", parallel_for_from_inside_a_task },
     { "parallel_for_degenerate_arguments", parallel_for_degenerate_arguments },

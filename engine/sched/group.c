@@ -57,15 +57,12 @@ rp_group_wait(rp_group *g)
             sched_yield();
         return;
     }
+    /* Our newest frame: nearly always the child just spawned. */
     f = rp__deque_take(&w->deque);
     if (f != NULL) {
-        if (f->group == g) {
-            rp__worker_run(w, f);
-            if (rp__group_done(g))
-                return;
-        } else {
-            rp__deque_push(&w->deque, f);   /* not ours: the slow path decides */
-        }
+        rp__worker_run(w, f);
+        if (rp__group_done(g))
+            return;
     }
     rp__worker_wait_group(w, g);
 }

@@ -8,7 +8,8 @@
  *   touch. The deque follows deque.h.
  *   rp__sched: inject_lock guards the inject lists; sleep_lock guards the
  *   sleepers stack and orders every change of a worker's `park` word.
- *   The two locks are never held together. Counters are atomics.
+ *   Lock order: inject_lock, then sleep_lock (an injector wakes a sleeper
+ *   before it lets go of inject_lock). Counters are atomics.
  *
  * WAKE-UP PROTOCOL (no lost wake-ups, no syscall on the spawn path)
  *   A worker that finds nothing to do registers in `sleepers` (under

@@ -59,22 +59,33 @@ barrier_setup(void)
     rp__sched_light_barrier = true;
 }
 
-/* The sleeper's side of the asymmetric Dekker in sched.h. */
-static void
+/*
+ * The sleeper's side of the asymmetric Dekker in sched.h. Returns false if
+ * the handshake could not be completed: membarrier is registered, so
+ * spawners use only a compiler barrier, yet the call failed (ENOMEM is
+ * possible on some kernels). A fence alone does not pair with a compiler
+ * barrier, so the caller must then not sleep for long.
+ */
+static bool
 heavy_barrier(void)
 {
-    if (use_membarrier &&
-        syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
-        return;
+    if (!use_membarrier) {
+        rp__fence_seq_cst();
+        return true;
+    }
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+        return true;
     rp__fence_seq_cst();
+    return false;
 }
 
+/* timeout NULL: until woken. */
 static void
-futex_wait(_Atomic uint32_t *word, uint32_t expected)
+futex_wait(_Atomic uint32_t *word, uint32_t expected, const struct timespec *timeout)
 {
-    /* EINTR and EAGAIN (the word changed) both just return: every caller
-     * re-reads the word in a loop. */
-    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+    /* EINTR, EAGAIN (the word changed) and ETIMEDOUT all just return:
+     * every caller re-reads the word and its conditions in a loop. */
+    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, timeout, NULL, 0);
 }
 
 static void
@@ -220,7 +231,7 @@ static void
 park(rp__worker *w, rp_group *g, bool accept_work)
 {
     rp__sched *s = w->sched;
-    bool keep_awake;
+    bool keep_awake, handshake;
     uint32_t bits;
 
     pthread_mutex_lock(&s->sleep_lock);
@@ -233,7 +244,7 @@ park(rp__worker *w, rp_group *g, bool accept_work)
     }
     pthread_mutex_unlock(&s->sleep_lock);
 
-    heavy_barrier();
+    handshake = heavy_barrier();
 
     keep_awake = (g != NULL && rp__group_done(g)) ||
                  (accept_work && work_available(w)) ||
@@ -244,9 +255,20 @@ park(rp__worker *w, rp_group *g, bool accept_work)
             sleepers_remove(s, w);      /* no-op if a waker took us out */
         bits = atomic_load_explicit(&w->park, memory_order_relaxed);
         pthread_mutex_unlock(&s->sleep_lock);
-    } else {
+    } else if (handshake) {
         while ((bits = atomic_load_explicit(&w->park, memory_order_acquire)) == 0)
-            futex_wait(&w->park, 0);
+            futex_wait(&w->park, 0, NULL);
+    } else {
+        /* A wake-up may have been missed: nap, then let the caller look
+         * again (it parks again if there is still nothing to do). */
+        static const struct timespec nap = { 0, 1000000 };
+
+        futex_wait(&w->park, 0, &nap);
+        pthread_mutex_lock(&s->sleep_lock);
+        if (accept_work)
+            sleepers_remove(s, w);
+        bits = atomic_load_explicit(&w->park, memory_order_relaxed);
+        pthread_mutex_unlock(&s->sleep_lock);
     }
     if (bits & RP__PARK_WORK)
         w->searching = true;            /* our waker counted us */
@@ -378,34 +400,32 @@ worker_loop(rp__worker *w)
 }
 
 /*
- * The slow half of rp_group_wait (group.c has the fast path). The owner of
- * g parks when there is nothing to run or steal; another waiter (a misuse
- * the API tolerates) yields instead, because wake-ups go to the owner.
+ * The slow half of rp_group_wait (group.c has the fast path). While g is
+ * pending the waiter helps: its own deque first (any frame: those were
+ * pushed by tasks on this very stack, so running them is no deeper than the
+ * program's own nesting), then top-level work, then stealing. The owner of
+ * g parks when there is nothing to do; another waiter (a misuse the API
+ * tolerates) yields instead, because wake-ups go to the owner.
+ *
+ * Past the steal floor the waiter runs only its own deque: each steal
+ * starts a whole unrelated task on top of this stack, and only steals can
+ * pile up without bound (TBB limits stealing by stack depth the same way).
  */
 void
 rp__worker_wait_group(rp__worker *w, rp_group *g)
 {
     bool is_owner = g->_owner == w;
-    bool own_blocked = false;
     uint64_t deadline = 0;
 
     for (unsigned round = 0; !rp__group_done(g); round++) {
-        /* Past the floor, run only this group's own children (they are no
-         * deeper than a serial run would be); no stealing, so that chains
-         * of nested steals cannot overflow the stack. */
         bool deep = (char *)__builtin_frame_address(0) < w->steal_floor;
-        struct rp__frame *f = NULL;
+        struct rp__frame *f = rp__deque_take(&w->deque);
 
-        if (!own_blocked) {
-            f = rp__deque_take(&w->deque);
-            if (f != NULL && deep && f->group != g) {
-                rp__deque_push(&w->deque, f);
-                own_blocked = true;
-                f = NULL;
-            }
+        if (f == NULL && !deep) {
+            f = inject_take(w->sched);
+            if (f == NULL)
+                f = rp__worker_steal_pass(w);
         }
-        if (f == NULL && !deep)
-            f = rp__worker_steal_pass(w);
         if (f != NULL) {
             if (w->searching)
                 rp__worker_stop_searching(w);
@@ -426,7 +446,7 @@ rp__worker_wait_group(rp__worker *w, rp_group *g)
                 int64_t old = atomic_fetch_or_explicit(&g->_pending, 1,
                                                        memory_order_seq_cst);
                 if ((old >> 1) != 0)
-                    park(w, g, !deep && !own_blocked);
+                    park(w, g, !deep);
                 atomic_fetch_and_explicit(&g->_pending, ~(int64_t)1,
                                           memory_order_relaxed);
                 continue;
@@ -457,12 +477,15 @@ rp__sched_inject(rp__sched *s, struct rp__frame *f, rp_priority prio)
         s->inject[prio].head = f;
     s->inject[prio].tail = f;
     atomic_fetch_add_explicit(&s->inject_len, 1, rp__fenced(memory_order_relaxed));
-    pthread_mutex_unlock(&s->inject_lock);
-    /* Not a hot path: always the full fence, whatever the barrier mode. */
+    /* Still under inject_lock: the frame cannot be taken, run and the
+     * scheduler freed (a shutdown may be under way) until we let go, so
+     * this is the last moment `s` is surely alive. Not a hot path: always
+     * the full fence, whatever the barrier mode. */
     rp__fence_seq_cst();
     if (atomic_load_explicit(&s->nsleeping, rp__fenced(memory_order_relaxed)) != 0 &&
         atomic_load_explicit(&s->nsearching, rp__fenced(memory_order_relaxed)) == 0)
         rp__sched_notify_one(s);
+    pthread_mutex_unlock(&s->inject_lock);
     return RP_OK;
 }
 
@@ -527,6 +550,27 @@ sched_free(rp__sched *s)
 
 static _Atomic uint64_t seed_counter;
 
+/* Half way down what is left of this thread's stack. The size asked for is
+ * not what a task gets: glibc carves static TLS (large under TSan) and the
+ * thread descriptor out of the same mapping, so measure the real bounds. */
+static char *
+steal_floor(const rp__sched *s)
+{
+    char *here = __builtin_frame_address(0);
+    pthread_attr_t attr;
+    void *low;
+    size_t size;
+
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        int rc = pthread_attr_getstack(&attr, &low, &size);
+
+        pthread_attr_destroy(&attr);
+        if (rc == 0 && (char *)low < here)
+            return here - (here - (char *)low) / 2;
+    }
+    return here - s->stack_size / 2;
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -537,7 +581,7 @@ worker_main(void *arg)
     rp__tls_worker = w;
     snprintf(name, sizeof name, "rp-worker-%u", w->index);
     pthread_setname_np(pthread_self(), name);
-    w->steal_floor = (char *)__builtin_frame_address(0) - s->stack_size / 2;
+    w->steal_floor = steal_floor(s);
     worker_loop(w);
     rp__tls_worker = NULL;
     /* acq_rel: the chain of decrements carries self_free (stored before

@@ -48,12 +48,15 @@ RP_API void rp_pool_config_init(rp_pool_config *cfg);
  * The caller owns *out and frees it with rp_pool_shutdown. */
 RP_API rp_status rp_pool_create(const rp_pool_config *cfg, rp_pool **out /* OUT */);
 
-/* Stops accepting new top-level work (rp_pool_run / rp_pool_post then return
- * RP_ERR_SHUTDOWN), runs every function task already accepted to the end --
- * queued ones included, since only a task may free what its argument owns --
- * then joins the workers and frees the pool. Called from one of the pool's
- * own workers it cannot join itself: the pool then stops and frees itself
- * once that task returns. NULL is ignored. */
+/* Stops accepting new top-level work (rp_pool_run / rp_pool_post from other
+ * threads then return RP_ERR_SHUTDOWN), runs every function task already
+ * accepted to the end -- queued ones included, since only a task may free
+ * what its argument owns -- then joins the workers and frees the pool.
+ * Other threads may call into the pool until this returns; after that the
+ * pool is gone. Called from one of the pool's own tasks it cannot join
+ * itself: it returns at once and the pool frees itself when the last
+ * accepted task has finished, so from then on only the pool's own tasks may
+ * use it. NULL is ignored. */
 RP_API void rp_pool_shutdown(rp_pool *pool);
 
 /* ---- fork/join inside the pool (function tasks) ---- */
@@ -80,8 +83,10 @@ typedef struct rp_group {
 #define RP_GROUP_INIT { NULL, 0 }
 
 /* Runs fn(arg) on a worker and waits for it. Called from a worker of this
- * same pool it simply calls fn(arg). Errors: RP_ERR_INVALID (pool or fn
- * NULL), RP_ERR_SHUTDOWN. The task runs at RP_PRIORITY_NORMAL. */
+ * same pool it simply calls fn(arg) -- also while the pool shuts down: that
+ * caller is a task being drained, and its nested work is part of it.
+ * Errors: RP_ERR_INVALID (pool or fn NULL), RP_ERR_SHUTDOWN. The task runs
+ * at RP_PRIORITY_NORMAL. */
 RP_API rp_status rp_pool_run(rp_pool *pool, rp_fn fn, void *arg);
 
 /* Queues fn(arg) as top-level work with priority prio and returns at once;
@@ -98,9 +103,10 @@ RP_API rp_status rp_pool_post(rp_pool *pool, rp_priority prio, rp_fn fn, void *a
 RP_API void rp_group_spawn(rp_group *g, rp_fn fn, void *arg);
 
 /* Returns when every child spawned into g has finished; everything the
- * children wrote is then visible to the caller. While it waits it runs the
- * worker's own queued tasks and steals from others (bounded by stack depth,
- * so deep recursions cannot overflow), spins briefly, then parks. NULL is
+ * children wrote is then visible to the caller. While it waits it helps: it
+ * runs the worker's own queued tasks, top-level work and tasks stolen from
+ * others (stealing stops when half of the worker's stack is in use, so
+ * deep recursions cannot overflow), spins briefly, then parks. NULL is
  * ignored. */
 RP_API void rp_group_wait(rp_group *g);
 
