@@ -54,8 +54,12 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 # Refresh the package lists only when apt has none yet or cannot find one
 # of the packages, so a warm machine installs without touching the network.
-if ! apt-get install -y --no-install-recommends "${missing[@]}"; then
-  apt-get update
-  apt-get install -y --no-install-recommends "${missing[@]}"
+if ! apt-get install -y --no-install-recommends "${missing[@]}" 2>/dev/null; then
+  echo "deps.sh: refreshing the package lists (apt-get update)" >&2
+  if ! apt-get update || ! apt-get install -y --no-install-recommends "${missing[@]}"; then
+    echo "deps.sh: apt-get could not install: ${missing[*]}" >&2
+    echo "deps.sh: check the network and /etc/apt/sources.list*, then run tools/deps.sh again" >&2
+    exit 1
+  fi
 fi
 echo "deps.sh: installed ${missing[*]}" >&2
