@@ -16,36 +16,13 @@
 #include "bench/anchors/anchors.h"
 #include "bench/common.h"
 
-struct fib {
-    int n;
-    long result;
-};
-
-static void
-fib_task(void *arg)
-{
-    struct fib *f = arg;
-
-    if (f->n < 2) {
-        f->result = f->n;
-        return;
-    }
-    struct fib a = { f->n - 1, 0 }, b = { f->n - 2, 0 };
-    rp_group g = RP_GROUP_INIT;
-
-    rp_group_spawn(&g, fib_task, &a);
-    fib_task(&b);
-    rp_group_wait(&g);
-    f->result = a.result + b.result;
-}
-
 static long
 rp_fib(int n, int threads, int reps, double *times, unsigned long long *steals)
 {
     rp_pool_config cfg;
     rp_pool *pool;
     rp_stats st;
-    struct fib f = { n, 0 };
+    struct bench_fib f = { n, 0 };
 
     rp_pool_config_init(&cfg);
     cfg.cpu_workers = threads;
@@ -53,7 +30,7 @@ rp_fib(int n, int threads, int reps, double *times, unsigned long long *steals)
         return -1;
     for (int r = -1; r < reps; r++) {
         double t0 = bench_now();
-        rp_pool_run(pool, fib_task, &f);
+        rp_pool_run(pool, bench_fib_task, &f);
         if (r >= 0)
             times[r] = bench_now() - t0;
     }

@@ -19,29 +19,6 @@
 #include "bench/anchors/anchors.h"
 #include "bench/common.h"
 
-struct fib {
-    int n;
-    long result;
-};
-
-static void
-fib_task(void *arg)
-{
-    struct fib *f = arg;
-
-    if (f->n < 2) {
-        f->result = f->n;
-        return;
-    }
-    struct fib a = { f->n - 1, 0 }, b = { f->n - 2, 0 };
-    rp_group g = RP_GROUP_INIT;
-
-    rp_group_spawn(&g, fib_task, &a);
-    fib_task(&b);
-    rp_group_wait(&g);
-    f->result = a.result + b.result;
-}
-
 static void
 sleep_seconds(double s)
 {
@@ -58,13 +35,13 @@ child(const char *impl, double seconds, int threads)
 
     if (strcmp(impl, "rp") == 0) {
         rp_pool_config cfg;
-        struct fib f = { 25, 0 };
+        struct bench_fib f = { 25, 0 };
 
         rp_pool_config_init(&cfg);
         cfg.cpu_workers = threads;
         if (rp_pool_create(&cfg, &pool) != RP_OK)
             return 1;
-        rp_pool_run(pool, fib_task, &f);
+        rp_pool_run(pool, bench_fib_task, &f);
     } else if (strcmp(impl, "tbb") == 0) {
         anchor_tbb_burst(threads);
     } else if (strcmp(impl, "omp") == 0) {

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <repartir.h>
+
 extern char **environ;
 
 double
@@ -234,4 +236,22 @@ bench_print_ratio(const char *what, double ours, double anchor,
 {
     printf("   ratio %-28s %6.2f   target %s: %s\n", what,
            anchor > 0 ? ours / anchor : 0.0, target_text, met ? "met" : "NOT met");
+}
+
+void
+bench_fib_task(void *arg)
+{
+    struct bench_fib *f = arg;
+
+    if (f->n < 2) {
+        f->result = f->n;
+        return;
+    }
+    struct bench_fib a = { f->n - 1, 0 }, b = { f->n - 2, 0 };
+    rp_group g = RP_GROUP_INIT;
+
+    rp_group_spawn(&g, bench_fib_task, &a);
+    bench_fib_task(&b);
+    rp_group_wait(&g);
+    f->result = a.result + b.result;
 }

@@ -47,4 +47,12 @@ void bench_print_machine(const char *title);
 void bench_print_ratio(const char *what, double ours, double anchor,
                        const char *target_text, bool met);
 
+/* Naive fib(n) with one rp_group spawn per call: the fork/join workload of
+ * bench_fib, and the burst of work in bench_idle. Run with rp_pool_run. */
+struct bench_fib {
+    int n;
+    long result;
+};
+void bench_fib_task(void *arg /* struct bench_fib * */);
+
 #endif /* RP_BENCH_COMMON_H */
