@@ -58,8 +58,10 @@ CUNIT_CFLAGS = $(shell $(PKG_CONFIG) --cflags cunit)
 CUNIT_LIBS   = $(shell $(PKG_CONFIG) --libs cunit)
 TBB_CFLAGS   = $(shell $(PKG_CONFIG) --cflags tbb)
 TBB_LIBS     = $(shell $(PKG_CONFIG) --libs tbb)
+CJSON_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcjson)
+CJSON_LIBS   = $(shell $(PKG_CONFIG) --libs libcjson)
 
-LIB_SRCS   := $(wildcard engine/*.c engine/sched/*.c)
+LIB_SRCS   := $(wildcard engine/*.c engine/sched/*.c engine/exec/*.c)
 CLI_SRCS   := $(wildcard cli/*.c)
 TEST_SRCS  := $(wildcard tests/*.c)
 BENCH_COMMON := bench/common.c
@@ -77,10 +79,11 @@ TEST_BIN   := $(BUILD)/tests/run_tests
 
 # Benchmarks: each program runs ours and its anchors, in child processes,
 # in the same run (bench/README.md).
-BENCHES := fib pfor idle
+BENCHES := fib pfor idle spawn
 bench_fib_srcs  := bench/bench_fib.c bench/anchors/fib_omp.c bench/anchors/fib_tbb.cpp
 bench_pfor_srcs := bench/bench_pfor.c bench/anchors/pfor_omp.c
 bench_idle_srcs := bench/bench_idle.c bench/anchors/idle_omp.c bench/anchors/idle_tbb.cpp
+bench_spawn_srcs := bench/bench_spawn.c
 BENCH_BINS := $(addprefix $(BUILD)/bench/bench_,$(BENCHES))
 
 .PHONY: FORCE all run test check check-concurrent check-integration bench bench-build \
@@ -157,7 +160,9 @@ FORCE:
 
 $(BUILD)/repartir: $(CLI_OBJS) $(STATIC_LIB)
 	$(say) LINK $@
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(STATIC_LIB) $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(STATIC_LIB) $(CJSON_LIBS) $(LIBS)
+
+$(BUILD)/obj/cli/%.o: ALL_CPPFLAGS += $(CJSON_CFLAGS)
 
 $(TEST_BIN): $(TEST_OBJS) $(STATIC_LIB)
 	$(say) LINK $@

@@ -234,8 +234,13 @@ void
 bench_print_ratio(const char *what, double ours, double anchor,
                   const char *target_text, bool met)
 {
-    printf("   ratio %-28s %6.2f   target %s: %s\n", what,
-           anchor > 0 ? ours / anchor : 0.0, target_text, met ? "met" : "NOT met");
+    double ratio = anchor > 0 ? ours / anchor : 0.0;
+
+    if (target_text == NULL)
+        printf("   ratio %-28s %6.2f   (for information)\n", what, ratio);
+    else
+        printf("   ratio %-28s %6.2f   target %s: %s\n", what, ratio, target_text,
+               met ? "met" : "NOT met");
 }
 
 void

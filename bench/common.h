@@ -43,7 +43,8 @@ void bench_output_free(bench_output *o);
 
 /* One header line: date, CPU model, CPUs, kernel. */
 void bench_print_machine(const char *title);
-/* "  name    value unit" rows, and the ratio line with its target. */
+/* "  name    value unit" rows, and the ratio line with its target;
+ * target_text NULL: a ratio shown for information, with no target. */
 void bench_print_ratio(const char *what, double ours, double anchor,
                        const char *target_text, bool met);
 

@@ -79,7 +79,7 @@ sum_body(size_t lo, size_t hi, void *arg)
 struct order {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    bool open;
+    bool started, open;
     char log[64];
     size_t len;
 };
@@ -95,6 +95,8 @@ gate_task(void *arg)
     struct order *o = arg;
 
     pthread_mutex_lock(&o->lock);
+    o->started = true;
+    pthread_cond_broadcast(&o->cond);
     while (!o->open)
         pthread_cond_wait(&o->cond, &o->lock);
     pthread_mutex_unlock(&o->lock);
@@ -135,6 +137,12 @@ demo_priorities(void)
         return RP_EXIT_ERROR;
     }
     rp_pool_post(pool, RP_PRIORITY_NORMAL, gate_task, &o);
+    /* Queue the rest only once the gate holds the worker: otherwise the
+     * worker could take the first of them before the others are queued. */
+    pthread_mutex_lock(&o.lock);
+    while (!o.started)
+        pthread_cond_wait(&o.cond, &o.lock);
+    pthread_mutex_unlock(&o.lock);
     for (size_t i = 0; i < sizeof queue / sizeof queue[0]; i++) {
         items[i] = (struct order_item){ &o, queue[i].tag };
         rp_pool_post(pool, queue[i].prio, record_task, &items[i]);
@@ -220,7 +228,7 @@ rp_cli_demo(int argc, char **argv)
 
     rp_pool_stats(pool, &st);
     printf("stats       workers %u, busy %u, top-level tasks done %llu, steals %llu\n",
-           st.workers, st.workers_busy, (unsigned long long)st.succeeded,
+           st.workers, st.workers_busy, (unsigned long long)st.posted_done,
            (unsigned long long)st.steals);
     rp_pool_shutdown(pool);
 

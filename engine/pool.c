@@ -13,13 +13,16 @@
 #include <unistd.h>
 
 #include "engine/alloc.h"
+#include "engine/engine.h"
 
 #define DEFAULT_STACK_SIZE ((size_t)8 << 20)
 #define MIN_STACK_SIZE ((size_t)64 << 10)
 #define DEFAULT_CHECKPOINT_INTERVAL_MS 30000u
+#define MAX_PROCESSES 65536u
 
 struct rp_pool {
     rp__sched *sched;
+    rp__engine *engine;
     rp_pool_config cfg;          /* pointers inside are not kept */
 };
 
@@ -27,6 +30,12 @@ rp__sched *
 rp__pool_sched(rp_pool *pool)
 {
     return pool->sched;
+}
+
+struct rp__engine *
+rp__pool_engine(rp_pool *pool)
+{
+    return pool->engine;
 }
 
 /* CPUs this process may run on (affinity mask, so cgroups and taskset are
@@ -76,6 +85,8 @@ rp_pool_create(const rp_pool_config *cfg, rp_pool **out)
         return RP_ERR_INVALID;
     if (cfg->worker_stack_size != 0 && cfg->worker_stack_size < MIN_STACK_SIZE)
         return RP_ERR_INVALID;
+    if (cfg->max_processes > MAX_PROCESSES)
+        return RP_ERR_INVALID;
     if (cfg->n_remote_workers != 0 && cfg->remote_workers == NULL)
         return RP_ERR_INVALID;
     /* Refuse what this build cannot do rather than silently ignore it. */
@@ -98,14 +109,26 @@ rp_pool_create(const rp_pool_config *cfg, rp_pool **out)
         free(pool);
         return status;
     }
+    status = rp__engine_create(pool, nworkers,
+                               cfg->max_processes ? cfg->max_processes : nworkers,
+                               &pool->engine);
+    if (status != RP_OK) {
+        rp__sched_shutdown(pool->sched, free, pool);
+        return status;
+    }
     *out = pool;
     return RP_OK;
 }
 
+/* The scheduler calls this once its last task has run: nothing can touch
+ * the engine any more. */
 static void
 pool_free(void *ctx)
 {
-    free(ctx);
+    rp_pool *pool = ctx;
+
+    rp__engine_free(pool->engine);
+    free(pool);
 }
 
 void
@@ -113,6 +136,7 @@ rp_pool_shutdown(rp_pool *pool)
 {
     if (pool == NULL)
         return;
+    rp__engine_stop(pool->engine);
     rp__sched_shutdown(pool->sched, pool_free, pool);
 }
 
@@ -180,5 +204,6 @@ rp_pool_stats(rp_pool *pool, rp_stats *out)
     if (pool == NULL || out == NULL)
         return RP_ERR_INVALID;
     rp__sched_stats(pool->sched, out);
+    rp__engine_stats(pool->engine, out);
     return RP_OK;
 }

@@ -12,5 +12,6 @@
 
 #include "repartir/common.h"
 #include "repartir/pool.h"
+#include "repartir/task.h"
 
 #endif /* REPARTIR_H */

@@ -27,7 +27,8 @@ typedef struct {
     X(status)             \
     X(deque)              \
     X(group)              \
-    X(pool)
+    X(pool)               \
+    X(task)
 
 #define RP__TEST_DECLARE(name) extern const rp_test_suite rp_test_suite_##name;
 RP_TEST_SUITES(RP__TEST_DECLARE)

@@ -16,6 +16,8 @@ PACKAGES=(
   "libcunit1-dev      unit test framework (CUnit)"
   "libtbb-dev         oneTBB, the anchor the scheduler is measured against"
   "libgomp1           OpenMP runtime, the other scheduler anchor"
+  "libcjson-dev       JSON for the CLI's --json output (and, later, the protocol)"
+  "parallel           GNU parallel, an anchor of the process-spawn benchmark"
 )
 
 check_only=0

@@ -522,9 +522,9 @@ rp__sched_stats(rp__sched *s, rp_stats *out)
     }
     queued = atomic_load_explicit(&s->inject_len, memory_order_relaxed);
     outstanding = atomic_load_explicit(&s->top_outstanding, memory_order_relaxed);
-    out->queued = queued;
-    out->running = outstanding > queued ? outstanding - queued : 0;
-    out->succeeded = atomic_load_explicit(&s->top_done, memory_order_relaxed);
+    out->posted_queued = queued;
+    out->posted_running = outstanding > queued ? outstanding - queued : 0;
+    out->posted_done = atomic_load_explicit(&s->top_done, memory_order_relaxed);
 }
 
 /* ---- life cycle ---- */

@@ -30,6 +30,7 @@ typedef struct rp_pool_config {
     unsigned checkpoint_interval_ms;
     bool data_locality;
     size_t worker_stack_size;    /* bytes per worker thread; 0 = 8 MiB */
+    unsigned max_processes;      /* process tasks running at once; 0 = cpu_workers */
 } rp_pool_config;
 
 /* Largest cpu_workers rp_pool_create accepts. */
@@ -48,8 +49,12 @@ RP_API void rp_pool_config_init(rp_pool_config *cfg);
  * The caller owns *out and frees it with rp_pool_shutdown. */
 RP_API rp_status rp_pool_create(const rp_pool_config *cfg, rp_pool **out /* OUT */);
 
-/* Stops accepting new top-level work (rp_pool_run / rp_pool_post from other
- * threads then return RP_ERR_SHUTDOWN), runs every function task already
+/* Stops accepting new top-level work (rp_submit, rp_pool_run, rp_pool_post
+ * from other threads then return RP_ERR_SHUTDOWN). Tasks (task.h) still
+ * queued end CANCELLED; running processes are cancelled (SIGTERM to their
+ * process group, SIGKILL after the grace period) and reaped before it
+ * returns. Results already handed out stay valid until rp_result_free.
+ * It runs every posted function already
  * accepted to the end -- queued ones included, since only a task may free
  * what its argument owns -- then joins the workers and frees the pool.
  * Other threads may call into the pool until this returns; after that the
@@ -126,11 +131,18 @@ typedef struct rp_stats {
     uint64_t queued, running, succeeded, failed, cancelled;
     uint64_t steals;                 /* successful steals since start */
     double   locality_hit_rate;      /* tasks placed with local data / tasks with data deps */
+    /* added after the first contract */
+    uint64_t timed_out;
+    uint64_t retried;                /* attempts that failed and were queued again */
+    uint64_t posted_queued, posted_running, posted_done;  /* rp_pool_post/_run functions */
 } rp_stats;
 
 /* Fills *out with a snapshot. workers_busy counts workers running a task
- * (not searching or parked); queued / running / succeeded count top-level
- * tasks; locality_hit_rate is 0 until a task with data dependencies ran.
+ * (not searching or parked). queued, running and the final counts are about
+ * tasks (rp_submit, task.h): queued now, running now, and how many ended in
+ * each final state since the pool started. posted_* count the functions of
+ * rp_pool_post and rp_pool_run, and the frames function tasks run in.
+ * locality_hit_rate is 0 until a task with data dependencies ran.
  * Fields are read without stopping the workers, so they are each exact but
  * not one atomic snapshot. Errors: RP_ERR_INVALID (pool or out NULL). */
 RP_API rp_status rp_pool_stats(rp_pool *pool, rp_stats *out /* OUT */);

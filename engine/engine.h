@@ -1,0 +1,202 @@
+/*
+ * engine.h (internal) -- the task and job model shared by the engine and
+ * the executors in engine/exec/.
+ *
+ *   struct rp_task      a description (public, opaque). Immutable once
+ *                       submitted; the shards of one job share it.
+ *   struct rp__task     the engine's record of one task: state, attempts,
+ *                       queue links. Guarded by the engine lock.
+ *   struct rp_result    what a task did; immutable, reference counted.
+ *   struct rp__outcome  what one attempt did, as an executor reports it.
+ *
+ * THREADS AND LOCKS: one mutex per engine (`lock`) guards the task and job
+ * tables, the ready queues, the counters and every rp__task field except
+ * `exec` (owned by the executor running the attempt). Executors are called
+ * without the lock held; they report through rp__engine_attempt_done.
+ * Lock order: engine lock, then the event bus lock.
+ */
+#ifndef RP_ENGINE_ENGINE_H
+#define RP_ENGINE_ENGINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#include <repartir.h>
+
+#include "engine/loop.h"
+
+enum rp__task_kind { RP__KIND_PROCESS, RP__KIND_FUNCTION };
+
+#define RP__LIMIT_COUNT 4
+
+struct rp_task {
+    _Atomic unsigned refs;          /* one per shard record, plus the builder */
+    enum rp__task_kind kind;
+    rp_priority priority;
+    rp_backend backend;
+    bool retry_on_exit, checkpoint;
+    uint8_t limits_set;             /* bit i: limits[i] is set */
+    unsigned timeout_ms, grace_ms, retries, backoff_base_ms, backoff_max_ms;
+    unsigned checkpoint_interval_ms;
+    size_t capture_limit;
+    /* process */
+    char **argv;                    /* argv[0] = binary; NULL-terminated */
+    unsigned argc, argv_cap;
+    char **env;                     /* "KEY=VALUE", later wins */
+    unsigned nenv, env_cap;
+    char *cwd;
+    unsigned char *stdin_data;
+    size_t stdin_len;
+    uint64_t limits[RP__LIMIT_COUNT];
+    /* function */
+    rp_task_fn fn;
+    void *fn_arg;
+    /* recorded for later layers */
+    char *name;
+    char **data_deps;
+    unsigned ndeps;
+};
+
+struct rp__idnode {                 /* intrusive hash-table link */
+    uint64_t id;
+    struct rp__idnode *next;
+};
+
+struct rp__job {
+    struct rp__idnode node;         /* first: the table casts */
+    rp_task_id first_task;          /* its tasks' ids are consecutive */
+    unsigned total, live;           /* live: records not yet forgotten */
+    unsigned count[RP_TASK_STATE_COUNT];
+};
+
+struct rp__task {
+    struct rp__idnode node;         /* first: the table casts */
+    struct rp__job *job;
+    struct rp_task *spec;
+    struct rp__task *prev, *next;   /* ready queue or remembered list */
+    rp_result *result;              /* once final */
+    void *exec;                     /* the executor's, while running */
+    uint64_t submitted_ns;
+    unsigned shard, total_shards;
+    unsigned attempts;
+    uint8_t state;                  /* rp_task_state */
+    uint8_t where;                  /* enum rp__where */
+    bool cancel_requested;
+};
+
+enum rp__where { RP__NOWHERE, RP__READY, RP__RETRY_WAIT, RP__RUNNING, RP__REMEMBERED };
+
+enum rp__end {
+    RP__END_EXITED,                 /* exit_code valid */
+    RP__END_SIGNALED,               /* signal valid */
+    RP__END_SPAWN_FAILED,           /* could not start: never retried */
+    RP__END_LOST                    /* status unknown (e.g. reaped elsewhere) */
+};
+
+/* Captured bytes of one stream, handed over with the outcome. */
+struct rp__bytes {
+    char *data;                     /* malloc'd or NULL */
+    size_t len;
+    uint64_t total;
+};
+
+struct rp__outcome {
+    enum rp__end end;
+    int exit_code, signal;
+    bool timed_out, cancelled;      /* the executor killed it for this */
+    char *error;                    /* malloc'd human text, or NULL */
+    struct rp__bytes out, err;
+    uint64_t started_ns, ended_ns;
+    uint64_t user_ns, system_ns, max_rss_kb;
+};
+
+struct rp_result {
+    _Atomic unsigned refs;
+    rp_task_id task;
+    rp_job_id job;
+    unsigned shard, attempts;
+    rp_task_state state;
+    int exit_code, signal;
+    bool out_truncated, err_truncated;
+    struct rp__bytes out, err;
+    char *error;                    /* never NULL */
+    rp_result_times times;
+};
+
+/* ---- executors: one const ops table each ---- */
+
+typedef struct rp__engine rp__engine;
+
+typedef struct rp__exec_stats {
+    unsigned running;               /* attempts it holds now */
+    uint64_t started;               /* attempts started since start */
+} rp__exec_stats;
+
+typedef struct rp__exec_ops {
+    const char *name;
+    /* Prepares the executor; *state is passed back to every other call. */
+    rp_status (*start)(rp__engine *e, void **state /* OUT */);
+    /* Starts one attempt of t (t->attempts already counts it). Called
+     * without the engine lock, from any thread. Every submitted attempt is
+     * answered by exactly one rp__engine_attempt_done, possibly before
+     * submit returns. */
+    void (*submit)(void *state, struct rp__task *t);
+    /* Asks the attempt `attempt` of task id to stop (SIGTERM, then SIGKILL
+     * after grace_ms). Harmless if it already ended. */
+    void (*cancel)(void *state, rp_task_id id, unsigned attempt);
+    /* How many attempts it runs at once. */
+    unsigned (*capacity)(void *state);
+    void (*stats)(void *state, rp__exec_stats *out /* OUT */);
+    /* Cancels what runs, waits until every attempt was answered, frees. */
+    void (*stop)(void *state);
+} rp__exec_ops;
+
+extern const rp__exec_ops rp__exec_process;
+extern const rp__exec_ops rp__exec_function;
+
+/* ---- the engine, as executors see it ---- */
+
+rp__loop *rp__engine_loop(rp__engine *e);
+rp_pool *rp__engine_pool(rp__engine *e);
+unsigned rp__engine_max_processes(rp__engine *e);
+unsigned rp__engine_cpu_workers(rp__engine *e);
+/* Whether rp_cancel reached t while it runs (an executor that adopts an
+ * attempt late checks this, as the cancel may have come first). */
+bool rp__engine_cancel_requested(rp__engine *e, struct rp__task *t);
+/* Waits until no attempt of this kind is running (an executor's stop). */
+void rp__engine_wait_idle(rp__engine *e, enum rp__task_kind kind);
+/* Reports the end of an attempt; takes the malloc'd parts of *o. Any
+ * thread, without locks held. t must not be touched after it returns. */
+void rp__engine_attempt_done(rp__engine *e, struct rp__task *t, struct rp__outcome *o);
+
+/* ---- the engine, as pool.c sees it ---- */
+
+rp_status rp__engine_create(rp_pool *pool, unsigned cpu_workers, unsigned max_processes,
+                            rp__engine **out /* OUT */);
+/* Refuses new tasks, cancels queued ones, cancels and reaps running
+ * processes. Function tasks already running finish on their own. */
+void rp__engine_stop(rp__engine *e);
+/* After the scheduler has drained: frees everything. */
+void rp__engine_free(rp__engine *e);
+void rp__engine_stats(rp__engine *e, rp_stats *out /* OUT, adds to it */);
+
+/* ---- shared helpers (task.c) ---- */
+
+void rp__task_spec_unref(struct rp_task *t);
+rp_result *rp__result_new(void);
+/* "KEY" of "KEY=VALUE": its length. */
+size_t rp__env_key_len(const char *kv);
+
+/* ---- the event bus (events.c) ---- */
+
+typedef struct rp__bus rp__bus;
+rp__bus *rp__bus_new(void);
+/* Engine lock held: assigns the next seq and stores the event. */
+void rp__bus_publish(rp__bus *b, rp_event *ev);
+/* Wakes subscribers for good; they drain and then get RP_ERR_SHUTDOWN. */
+void rp__bus_close(rp__bus *b);
+void rp__bus_unref(rp__bus *b);
+rp_status rp__bus_subscribe(rp__bus *b, rp_subscription **out /* OUT */);
+
+#endif /* RP_ENGINE_ENGINE_H */

@@ -1,0 +1,1106 @@
+/*
+ * jobs.c -- the life of tasks and jobs: submit, dispatch to executors,
+ * retries with backoff, cancel, wait, roll-up, counters and events.
+ *
+ * DESIGN: every state change goes through set_state(), which moves the
+ * counters, the job's per-state counts and publishes the event, all under
+ * the engine lock: the figures, the roll-up and the event stream can never
+ * disagree. Ready tasks wait in per-executor, per-priority FIFO lists
+ * (intrusive, so cancelling a queued task is O(1) and a queued task costs
+ * one record of ~100 bytes plus its description, shared between shards).
+ * dispatch() moves ready tasks to RUNNING while their executor has free
+ * slots; the executors are called after the lock is released.
+ *
+ * Records are found by id in a chained hash table. A final record stays
+ * until somebody waited for it; then it joins the `remembered` list, and
+ * beyond RP_RESULTS_KEPT remembered records the oldest is forgotten.
+ *
+ * THREADS: everything here is guarded by e->lock (see engine.h). A
+ * thread in rp_wait sleeps on its own condition variable, listed in
+ * `waiters` with the id it waits for, and is signalled only when that task
+ * ends: on a busy machine a task's end wakes its waiter, not every waiter.
+ * `idle_cond` is broadcast when an executor's running count drops while
+ * the engine stops (rp__engine_wait_idle).
+ */
+#include "engine/engine.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/alloc.h"
+#include "engine/pool.h"
+
+#define MAX_SHARDS 1000000u
+
+struct idmap {
+    struct rp__idnode **buckets;
+    size_t mask, count;             /* mask + 1 buckets, a power of two */
+};
+
+struct queue {
+    struct rp__task *head, *tail;
+};
+
+struct exec_slot {
+    const rp__exec_ops *ops;
+    void *state;
+    unsigned running, capacity;
+    struct queue ready[RP_PRIORITY_COUNT];
+};
+
+/* A thread in rp_wait (a task id) or rp_job_wait (a job id); lives on
+ * its stack. */
+struct waiter {
+    uint64_t id;
+    bool job;
+    pthread_cond_t cond;
+    struct waiter *next;
+};
+
+struct rp__engine {
+    pthread_mutex_t lock;
+    pthread_cond_t idle_cond;
+    struct waiter *waiters;
+    rp_pool *pool;
+    rp__loop *loop;
+    rp__bus *bus;
+    struct exec_slot exec[2];       /* by enum rp__task_kind */
+    struct idmap tasks, jobs;
+    struct queue retry_wait;        /* QUEUED, waiting for their backoff */
+    struct queue remembered;        /* final and waited for, oldest first */
+    unsigned nremembered;
+    uint64_t next_task_id, next_job_id;
+    uint64_t now_queued, now_running, ended[RP_TASK_STATE_COUNT], retried;
+    uint64_t rng;
+    unsigned max_processes, cpu_workers;
+    bool stopping;
+};
+
+/* A pending retry, owned by the loop's timer until it fires. */
+struct retry {
+    rp__timer timer;
+    rp__engine *e;
+    rp_task_id id;
+};
+
+/* ---- the id table ---- */
+
+static size_t
+idmap_slot(const struct idmap *m, uint64_t id)
+{
+    return (size_t)((id * 0x9e3779b97f4a7c15ull) >> 20) & m->mask;
+}
+
+static void
+idmap_init(struct idmap *m)
+{
+    m->mask = 255;
+    m->count = 0;
+    m->buckets = rp_xcalloc(m->mask + 1, sizeof *m->buckets);
+}
+
+static void
+idmap_grow(struct idmap *m)
+{
+    struct idmap bigger = { NULL, 2 * m->mask + 1, m->count };
+
+    bigger.buckets = rp_xcalloc(bigger.mask + 1, sizeof *bigger.buckets);
+    for (size_t i = 0; i <= m->mask; i++) {
+        struct rp__idnode *n = m->buckets[i];
+        while (n != NULL) {
+            struct rp__idnode *next = n->next;
+            size_t s = idmap_slot(&bigger, n->id);
+            n->next = bigger.buckets[s];
+            bigger.buckets[s] = n;
+            n = next;
+        }
+    }
+    free(m->buckets);
+    *m = bigger;
+}
+
+static void
+idmap_put(struct idmap *m, struct rp__idnode *n)
+{
+    size_t s;
+
+    if (m->count > m->mask)
+        idmap_grow(m);
+    s = idmap_slot(m, n->id);
+    n->next = m->buckets[s];
+    m->buckets[s] = n;
+    m->count++;
+}
+
+static struct rp__idnode *
+idmap_get(const struct idmap *m, uint64_t id)
+{
+    struct rp__idnode *n = m->buckets[idmap_slot(m, id)];
+
+    while (n != NULL && n->id != id)
+        n = n->next;
+    return n;
+}
+
+static void
+idmap_del(struct idmap *m, struct rp__idnode *victim)
+{
+    struct rp__idnode **p = &m->buckets[idmap_slot(m, victim->id)];
+
+    while (*p != NULL && *p != victim)
+        p = &(*p)->next;
+    if (*p != NULL) {
+        *p = victim->next;
+        m->count--;
+    }
+}
+
+/* ---- intrusive queues ---- */
+
+static void
+queue_push(struct queue *q, struct rp__task *t)
+{
+    t->next = NULL;
+    t->prev = q->tail;
+    if (q->tail != NULL)
+        q->tail->next = t;
+    else
+        q->head = t;
+    q->tail = t;
+}
+
+static void
+queue_unlink(struct queue *q, struct rp__task *t)
+{
+    if (t->prev != NULL)
+        t->prev->next = t->next;
+    else
+        q->head = t->next;
+    if (t->next != NULL)
+        t->next->prev = t->prev;
+    else
+        q->tail = t->prev;
+    t->prev = t->next = NULL;
+}
+
+/* ---- accessors for executors and pool.c ---- */
+
+rp__loop *
+rp__engine_loop(rp__engine *e)
+{
+    return e->loop;
+}
+
+rp_pool *
+rp__engine_pool(rp__engine *e)
+{
+    return e->pool;
+}
+
+unsigned
+rp__engine_max_processes(rp__engine *e)
+{
+    return e->max_processes;
+}
+
+unsigned
+rp__engine_cpu_workers(rp__engine *e)
+{
+    return e->cpu_workers;
+}
+
+static struct rp__task *
+find_task(rp__engine *e, rp_task_id id)
+{
+    return (struct rp__task *)idmap_get(&e->tasks, id);
+}
+
+/* ---- state changes ---- */
+
+static void
+publish(rp__engine *e, const struct rp__task *t)
+{
+    rp_event ev = {
+        .time_ns = rp__now_ns(),
+        .task = t->node.id,
+        .job = t->job->node.id,
+        .shard = t->shard,
+        .state = (rp_task_state)t->state,
+        .attempt = t->attempts,
+    };
+
+    if (t->result != NULL) {
+        ev.exit_code = t->result->exit_code;
+        ev.signal = t->result->signal;
+    }
+    rp__bus_publish(e->bus, &ev);
+}
+
+static void
+count_in(rp__engine *e, struct rp__task *t)
+{
+    t->job->count[t->state]++;
+    if (t->state == RP_TASK_QUEUED)
+        e->now_queued++;
+    else if (t->state == RP_TASK_RUNNING)
+        e->now_running++;
+    else
+        e->ended[t->state]++;
+}
+
+static void
+set_state(rp__engine *e, struct rp__task *t, rp_task_state to)
+{
+    t->job->count[t->state]--;
+    if (t->state == RP_TASK_QUEUED)
+        e->now_queued--;
+    else if (t->state == RP_TASK_RUNNING)
+        e->now_running--;
+    t->state = (uint8_t)to;
+    count_in(e, t);
+    publish(e, t);
+}
+
+static bool
+job_done(const struct rp__job *job)
+{
+    return job->count[RP_TASK_SUCCEEDED] + job->count[RP_TASK_FAILED] +
+               job->count[RP_TASK_CANCELLED] + job->count[RP_TASK_TIMED_OUT] ==
+           job->total;
+}
+
+static const char *
+signal_name(int sig)
+{
+    const char *abbrev = sigabbrev_np(sig);
+
+    return abbrev != NULL ? abbrev : "an unknown signal";
+}
+
+/* The human text for a result that has none from its executor. */
+static char *
+describe(const rp_result *r, const struct rp_task *spec)
+{
+    char buf[128];
+
+    switch (r->state) {
+    case RP_TASK_SUCCEEDED:
+        return rp_xstrdup("");
+    case RP_TASK_TIMED_OUT:
+        snprintf(buf, sizeof buf, "timed out after %u ms", spec->timeout_ms);
+        break;
+    case RP_TASK_CANCELLED:
+        snprintf(buf, sizeof buf, "%s",
+                 r->attempts == 0 ? "cancelled before it ran" : "cancelled");
+        break;
+    default:
+        if (r->signal != 0)
+            snprintf(buf, sizeof buf, "killed by SIG%s", signal_name(r->signal));
+        else
+            snprintf(buf, sizeof buf, "exited with code %d", r->exit_code);
+        break;
+    }
+    return rp_xstrdup(buf);
+}
+
+/* Makes t final with `state`, from the attempt o (NULL: it never ran, or
+ * its attempt's outcome was already dropped). Lock held. */
+static void
+finish(rp__engine *e, struct rp__task *t, rp_task_state state, struct rp__outcome *o)
+{
+    rp_result *r = rp__result_new();
+
+    r->task = t->node.id;
+    r->job = t->job->node.id;
+    r->shard = t->shard;
+    r->attempts = t->attempts;
+    r->state = state;
+    r->exit_code = -1;
+    r->times.submitted_ns = t->submitted_ns;
+    r->times.ended_ns = rp__now_ns();
+    if (o != NULL) {
+        if (o->end == RP__END_EXITED)
+            r->exit_code = o->exit_code;
+        else if (o->end == RP__END_SIGNALED)
+            r->signal = o->signal;
+        r->out = o->out;
+        r->err = o->err;
+        o->out.data = o->err.data = NULL;
+        r->out_truncated = r->out.total > r->out.len;
+        r->err_truncated = r->err.total > r->err.len;
+        r->times.started_ns = o->started_ns;
+        r->times.wall_ns = o->ended_ns > o->started_ns ? o->ended_ns - o->started_ns : 0;
+        r->times.user_ns = o->user_ns;
+        r->times.system_ns = o->system_ns;
+        r->times.max_rss_kb = o->max_rss_kb;
+        if (o->error != NULL && state != RP_TASK_SUCCEEDED) {
+            r->error = o->error;
+            o->error = NULL;
+        }
+    }
+    if (r->error == NULL)
+        r->error = describe(r, t->spec);
+    t->result = r;
+    t->where = RP__NOWHERE;
+    set_state(e, t, state);
+    bool job_over = job_done(t->job);
+    for (struct waiter *w = e->waiters; w != NULL; w = w->next)
+        if (w->job ? job_over && w->id == t->job->node.id : w->id == t->node.id)
+            pthread_cond_signal(&w->cond);
+}
+
+static void
+outcome_release(struct rp__outcome *o)
+{
+    free(o->out.data);
+    free(o->err.data);
+    free(o->error);
+    o->out.data = o->err.data = o->error = NULL;
+}
+
+/* ---- dispatch ---- */
+
+static struct rp__task *
+pop_ready(struct exec_slot *x)
+{
+    for (int p = RP_PRIORITY_COUNT - 1; p >= 0; p--) {
+        struct rp__task *t = x->ready[p].head;
+        if (t != NULL) {
+            queue_unlink(&x->ready[p], t);
+            return t;
+        }
+    }
+    return NULL;
+}
+
+static void
+make_ready(rp__engine *e, struct rp__task *t)
+{
+    t->where = RP__READY;
+    queue_push(&e->exec[t->spec->kind].ready[t->spec->priority], t);
+}
+
+/* Moves ready tasks to RUNNING while slots are free; returns them chained
+ * through ->next, in start order, for run_batch(). Lock held. */
+static struct rp__task *
+dispatch(rp__engine *e)
+{
+    struct rp__task *head = NULL, **tail = &head;
+
+    if (e->stopping)
+        return NULL;
+    for (size_t k = 0; k < sizeof e->exec / sizeof e->exec[0]; k++) {
+        struct exec_slot *x = &e->exec[k];
+        while (x->running < x->capacity) {
+            struct rp__task *t = pop_ready(x);
+            if (t == NULL)
+                break;
+            x->running++;
+            t->attempts++;
+            t->where = RP__RUNNING;
+            set_state(e, t, RP_TASK_RUNNING);
+            *tail = t;
+            tail = &t->next;
+        }
+    }
+    return head;
+}
+
+/* Lock NOT held. Reads ->next before submit: the attempt may end (and the
+ * record change) before submit returns. */
+static void
+run_batch(rp__engine *e, struct rp__task *t)
+{
+    while (t != NULL) {
+        struct rp__task *next = t->next;
+        struct exec_slot *x = &e->exec[t->spec->kind];
+        t->next = NULL;
+        x->ops->submit(x->state, t);
+        t = next;
+    }
+}
+
+/* ---- retries ---- */
+
+/* xorshift64*: jitter only, no need for more. Lock held. */
+static double
+random_unit(rp__engine *e)
+{
+    e->rng ^= e->rng >> 12;
+    e->rng ^= e->rng << 25;
+    e->rng ^= e->rng >> 27;
+    return (double)((e->rng * 0x2545f4914f6cdd1dull) >> 11) * 0x1.0p-53;
+}
+
+/* Delay before retry k (1-based): min(max, base * 2^(k-1)) scaled by a
+ * factor in [0.5, 1] ("equal jitter"): retries of many tasks that failed
+ * together spread out, and each delay is still at least half the nominal. */
+static uint64_t
+backoff_ns(rp__engine *e, const struct rp_task *spec, unsigned k)
+{
+    double ms = spec->backoff_base_ms;
+
+    for (unsigned i = 1; i < k && ms < spec->backoff_max_ms; i++)
+        ms *= 2;
+    if (ms > spec->backoff_max_ms)
+        ms = spec->backoff_max_ms;
+    return (uint64_t)(ms * (0.5 + 0.5 * random_unit(e)) * 1e6);
+}
+
+static void
+retry_fire(rp__timer *timer, bool fired)
+{
+    struct retry *r = (struct retry *)timer;
+    rp__engine *e = r->e;
+    struct rp__task *t, *batch = NULL;
+
+    if (fired) {
+        pthread_mutex_lock(&e->lock);
+        t = find_task(e, r->id);
+        if (t != NULL && t->where == RP__RETRY_WAIT) {
+            queue_unlink(&e->retry_wait, t);
+            make_ready(e, t);
+            batch = dispatch(e);
+        }
+        pthread_mutex_unlock(&e->lock);
+        run_batch(e, batch);
+    }
+    free(r);
+}
+
+static void
+retry_arm(void *arg)
+{
+    struct retry *r = arg;
+
+    rp__loop_timer_start(r->e->loop, &r->timer, r->timer.deadline_ns);
+}
+
+static bool
+retryable(const struct rp_task *spec, const struct rp__outcome *o)
+{
+    if (o->timed_out)
+        return true;
+    switch (o->end) {
+    case RP__END_SIGNALED:
+    case RP__END_LOST:
+        return true;
+    case RP__END_EXITED:
+        return o->exit_code != 0 && spec->retry_on_exit;
+    case RP__END_SPAWN_FAILED:
+        return false;
+    }
+    return false;
+}
+
+void
+rp__engine_attempt_done(rp__engine *e, struct rp__task *t, struct rp__outcome *o)
+{
+    const struct rp_task *spec = t->spec;
+    struct rp__task *batch;
+    rp_task_state state;
+
+    pthread_mutex_lock(&e->lock);
+    e->exec[spec->kind].running--;
+    t->exec = NULL;
+    if (o->cancelled || t->cancel_requested)
+        state = RP_TASK_CANCELLED;
+    else if (o->timed_out)
+        state = RP_TASK_TIMED_OUT;
+    else if (o->end == RP__END_EXITED && o->exit_code == 0)
+        state = RP_TASK_SUCCEEDED;
+    else
+        state = RP_TASK_FAILED;
+
+    if (state != RP_TASK_SUCCEEDED && state != RP_TASK_CANCELLED && !e->stopping &&
+        t->attempts <= spec->retries && retryable(spec, o)) {
+        struct retry *r = rp_xmalloc(sizeof *r);
+
+        rp__timer_init(&r->timer, retry_fire);
+        r->timer.deadline_ns = rp__now_ns() + backoff_ns(e, spec, t->attempts);
+        r->e = e;
+        r->id = t->node.id;
+        t->where = RP__RETRY_WAIT;
+        queue_push(&e->retry_wait, t);
+        e->retried++;
+        set_state(e, t, RP_TASK_QUEUED);
+        rp__loop_post(e->loop, retry_arm, r);
+        outcome_release(o);
+    } else {
+        finish(e, t, state, o);
+        outcome_release(o);
+    }
+    batch = dispatch(e);
+    if (e->stopping)
+        pthread_cond_broadcast(&e->idle_cond);
+    pthread_mutex_unlock(&e->lock);
+    run_batch(e, batch);
+}
+
+/* ---- submitting ---- */
+
+static rp__engine *
+engine_of(rp_pool *pool)
+{
+    return rp__pool_engine(pool);
+}
+
+rp_status
+rp_submit_job(rp_pool *pool, rp_task *t, unsigned shards, rp_job_id *job_out,
+              rp_task_id *ids)
+{
+    rp__engine *e;
+    struct rp__job *job;
+    struct rp__task *batch;
+    uint64_t now = rp__now_ns();
+
+    if (pool == NULL || t == NULL || shards == 0 || shards > MAX_SHARDS) {
+        rp_task_free(t);
+        return RP_ERR_INVALID;
+    }
+    e = engine_of(pool);
+    pthread_mutex_lock(&e->lock);
+    if (e->stopping) {
+        pthread_mutex_unlock(&e->lock);
+        rp_task_free(t);
+        return RP_ERR_SHUTDOWN;
+    }
+    job = rp_xcalloc(1, sizeof *job);
+    job->node.id = e->next_job_id++;
+    job->total = job->live = shards;
+    job->first_task = e->next_task_id;
+    idmap_put(&e->jobs, &job->node);
+    for (unsigned i = 0; i < shards; i++) {
+        struct rp__task *rec = rp_xcalloc(1, sizeof *rec);
+
+        rec->node.id = e->next_task_id++;
+        rec->job = job;
+        rec->spec = t;
+        atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+        rec->shard = i;
+        rec->total_shards = shards;
+        rec->submitted_ns = now;
+        rec->state = RP_TASK_QUEUED;
+        idmap_put(&e->tasks, &rec->node);
+        count_in(e, rec);
+        publish(e, rec);
+        make_ready(e, rec);
+        if (ids != NULL)
+            ids[i] = rec->node.id;
+    }
+    if (job_out != NULL)
+        *job_out = job->node.id;
+    batch = dispatch(e);
+    pthread_mutex_unlock(&e->lock);
+    rp__task_spec_unref(t);            /* the builder's reference */
+    run_batch(e, batch);
+    return RP_OK;
+}
+
+rp_status
+rp_submit(rp_pool *pool, rp_task *t, rp_task_id *out)
+{
+    if (out == NULL) {
+        rp_task_free(t);
+        return RP_ERR_INVALID;
+    }
+    *out = 0;
+    return rp_submit_job(pool, t, 1, NULL, out);
+}
+
+/* ---- forgetting ---- */
+
+static void
+forget(rp__engine *e, struct rp__task *t)
+{
+    struct rp__job *job = t->job;
+
+    idmap_del(&e->tasks, &t->node);
+    if (--job->live == 0) {
+        idmap_del(&e->jobs, &job->node);
+        free(job);
+    }
+    rp__task_spec_unref(t->spec);
+    rp_result_free(t->result);
+    free(t);
+}
+
+static void
+remember(rp__engine *e, struct rp__task *t)
+{
+    if (t->where == RP__REMEMBERED)
+        return;
+    t->where = RP__REMEMBERED;
+    queue_push(&e->remembered, t);
+    if (++e->nremembered > RP_RESULTS_KEPT) {
+        struct rp__task *old = e->remembered.head;
+        queue_unlink(&e->remembered, old);
+        e->nremembered--;
+        forget(e, old);
+    }
+}
+
+/* ---- waiting and cancelling ---- */
+
+static void
+deadline_after(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+rp_status
+rp_wait(rp_pool *pool, rp_task_id id, int timeout_ms, rp_result **out)
+{
+    rp__engine *e;
+    struct rp__task *t;
+    struct timespec deadline;
+    struct waiter me, **p;
+    pthread_condattr_t attr;
+    rp_status status = RP_OK;
+
+    if (out != NULL)
+        *out = NULL;
+    if (pool == NULL || out == NULL || timeout_ms < -1)
+        return RP_ERR_INVALID;
+    e = engine_of(pool);
+    pthread_mutex_lock(&e->lock);
+    t = find_task(e, id);
+    if (t != NULL && !rp_task_state_is_final(t->state)) {
+        if (timeout_ms == 0) {
+            pthread_mutex_unlock(&e->lock);
+            return RP_ERR_TIMEOUT;
+        }
+        if (timeout_ms > 0)
+            deadline_after(&deadline, timeout_ms);
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&me.cond, &attr);
+        pthread_condattr_destroy(&attr);
+        me.id = id;
+        me.job = false;
+        me.next = e->waiters;
+        e->waiters = &me;
+        /* Look the record up again after every wake-up; a running task
+         * is never forgotten, so t stays valid until it is final. */
+        while (!rp_task_state_is_final(t->state)) {
+            if (timeout_ms < 0) {
+                pthread_cond_wait(&me.cond, &e->lock);
+            } else if (pthread_cond_timedwait(&me.cond, &e->lock, &deadline) == ETIMEDOUT &&
+                       !rp_task_state_is_final(t->state)) {
+                status = RP_ERR_TIMEOUT;
+                break;
+            }
+        }
+        for (p = &e->waiters; *p != &me; p = &(*p)->next)
+            ;
+        *p = me.next;
+        pthread_cond_destroy(&me.cond);
+        if (status != RP_OK)
+            goto out;
+    }
+    if (t == NULL) {
+        status = RP_ERR_NOT_FOUND;
+        goto out;
+    }
+    atomic_fetch_add_explicit(&t->result->refs, 1, memory_order_relaxed);
+    *out = t->result;
+    remember(e, t);
+out:
+    pthread_mutex_unlock(&e->lock);
+    return status;
+}
+
+/* Lock held. Returns true if an executor must be told (after unlock). */
+static bool
+cancel_locked(rp__engine *e, struct rp__task *t, unsigned *attempt)
+{
+    switch ((enum rp__where)t->where) {
+    case RP__READY:
+        queue_unlink(&e->exec[t->spec->kind].ready[t->spec->priority], t);
+        finish(e, t, RP_TASK_CANCELLED, NULL);
+        return false;
+    case RP__RETRY_WAIT:
+        queue_unlink(&e->retry_wait, t);
+        finish(e, t, RP_TASK_CANCELLED, NULL);
+        return false;
+    case RP__RUNNING:
+        if (t->cancel_requested)
+            return false;
+        t->cancel_requested = true;
+        *attempt = t->attempts;
+        return true;
+    case RP__NOWHERE:
+    case RP__REMEMBERED:
+        break;
+    }
+    return false;
+}
+
+rp_status
+rp_cancel(rp_pool *pool, rp_task_id id)
+{
+    rp__engine *e;
+    struct rp__task *t;
+    struct exec_slot *x = NULL;
+    unsigned attempt = 0;
+
+    if (pool == NULL)
+        return RP_ERR_INVALID;
+    e = engine_of(pool);
+    pthread_mutex_lock(&e->lock);
+    t = find_task(e, id);
+    if (t == NULL) {
+        pthread_mutex_unlock(&e->lock);
+        return RP_ERR_NOT_FOUND;
+    }
+    if (cancel_locked(e, t, &attempt))
+        x = &e->exec[t->spec->kind];
+    pthread_mutex_unlock(&e->lock);
+    if (x != NULL)
+        x->ops->cancel(x->state, id, attempt);
+    return RP_OK;
+}
+
+bool
+rp__engine_cancel_requested(rp__engine *e, struct rp__task *t)
+{
+    bool requested;
+
+    pthread_mutex_lock(&e->lock);
+    requested = t->cancel_requested;
+    pthread_mutex_unlock(&e->lock);
+    return requested;
+}
+
+void
+rp__engine_wait_idle(rp__engine *e, enum rp__task_kind kind)
+{
+    pthread_mutex_lock(&e->lock);
+    while (e->exec[kind].running != 0)
+        pthread_cond_wait(&e->idle_cond, &e->lock);
+    pthread_mutex_unlock(&e->lock);
+}
+
+rp_status
+rp_restore(rp_pool *pool, rp_task_id id, rp_task_id *new_id)
+{
+    rp__engine *e;
+    bool known;
+
+    if (new_id != NULL)
+        *new_id = 0;
+    if (pool == NULL || new_id == NULL)
+        return RP_ERR_INVALID;
+    e = engine_of(pool);
+    pthread_mutex_lock(&e->lock);
+    known = find_task(e, id) != NULL;
+    pthread_mutex_unlock(&e->lock);
+    return known ? RP_ERR_UNSUPPORTED : RP_ERR_NOT_FOUND;
+}
+
+rp_status
+rp_task_status(rp_pool *pool, rp_task_id id, rp_task_state *out)
+{
+    rp__engine *e;
+    struct rp__task *t;
+
+    if (pool == NULL || out == NULL)
+        return RP_ERR_INVALID;
+    e = engine_of(pool);
+    pthread_mutex_lock(&e->lock);
+    t = find_task(e, id);
+    if (t != NULL)
+        *out = (rp_task_state)t->state;
+    pthread_mutex_unlock(&e->lock);
+    return t != NULL ? RP_OK : RP_ERR_NOT_FOUND;
+}
+
+rp_status
+rp_task_job(rp_pool *pool, rp_task_id id, rp_job_id *out)
+{
+    rp__engine *e;
+    struct rp__task *t;
+
+    if (pool == NULL || out == NULL)
+        return RP_ERR_INVALID;
+    e = engine_of(pool);
+    pthread_mutex_lock(&e->lock);
+    t = find_task(e, id);
+    if (t != NULL)
+        *out = t->job->node.id;
+    pthread_mutex_unlock(&e->lock);
+    return t != NULL ? RP_OK : RP_ERR_NOT_FOUND;
+}
+
+/* ---- jobs ---- */
+
+static rp_task_state
+roll_up(const struct rp__job *job)
+{
+    unsigned done = job->count[RP_TASK_SUCCEEDED] + job->count[RP_TASK_FAILED] +
+                    job->count[RP_TASK_CANCELLED] + job->count[RP_TASK_TIMED_OUT];
+
+    if (job->count[RP_TASK_QUEUED] == job->total)
+        return RP_TASK_QUEUED;
+    if (done < job->total)
+        return RP_TASK_RUNNING;
+    if (job->count[RP_TASK_SUCCEEDED] == job->total)
+        return RP_TASK_SUCCEEDED;
+    if (job->count[RP_TASK_CANCELLED] != 0)
+        return RP_TASK_CANCELLED;
+    if (job->count[RP_TASK_TIMED_OUT] != 0)
+        return RP_TASK_TIMED_OUT;
+    return RP_TASK_FAILED;
+}
+
+rp_status
+rp_job_get(rp_pool *pool, rp_job_id id, rp_job_info *out)
+{
+    rp__engine *e;
+    struct rp__job *job;
+
+    if (pool == NULL || out == NULL)
+        return RP_ERR_INVALID;
+    e = engine_of(pool);
+    pthread_mutex_lock(&e->lock);
+    job = (struct rp__job *)idmap_get(&e->jobs, id);
+    if (job != NULL) {
+        out->id = id;
+        out->total = job->total;
+        memcpy(out->count, job->count, sizeof out->count);
+        out->state = roll_up(job);
+    }
+    pthread_mutex_unlock(&e->lock);
+    return job != NULL ? RP_OK : RP_ERR_NOT_FOUND;
+}
+
+rp_status
+rp_job_wait(rp_pool *pool, rp_job_id id, int timeout_ms, rp_job_info *out)
+{
+    rp__engine *e;
+    struct rp__job *job;
+    struct timespec deadline;
+    struct waiter me, **p;
+    pthread_condattr_t attr;
+    rp_status status = RP_OK;
+
+    if (pool == NULL || timeout_ms < -1)
+        return RP_ERR_INVALID;
+    e = engine_of(pool);
+    pthread_mutex_lock(&e->lock);
+    job = (struct rp__job *)idmap_get(&e->jobs, id);
+    if (job == NULL) {
+        status = RP_ERR_NOT_FOUND;
+        goto out;
+    }
+    if (!job_done(job)) {
+        if (timeout_ms == 0) {
+            status = RP_ERR_TIMEOUT;
+            goto out;
+        }
+        if (timeout_ms > 0)
+            deadline_after(&deadline, timeout_ms);
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&me.cond, &attr);
+        pthread_condattr_destroy(&attr);
+        me.id = id;
+        me.job = true;
+        me.next = e->waiters;
+        e->waiters = &me;
+        /* A job with unfinished tasks is never forgotten: job stays valid. */
+        while (!job_done(job)) {
+            if (timeout_ms < 0) {
+                pthread_cond_wait(&me.cond, &e->lock);
+            } else if (pthread_cond_timedwait(&me.cond, &e->lock, &deadline) == ETIMEDOUT &&
+                       !job_done(job)) {
+                status = RP_ERR_TIMEOUT;
+                break;
+            }
+        }
+        for (p = &e->waiters; *p != &me; p = &(*p)->next)
+            ;
+        *p = me.next;
+        pthread_cond_destroy(&me.cond);
+    }
+    if (out != NULL) {
+        out->id = id;
+        out->total = job->total;
+        memcpy(out->count, job->count, sizeof out->count);
+        out->state = roll_up(job);
+    }
+out:
+    pthread_mutex_unlock(&e->lock);
+    return status;
+}
+
+rp_status
+rp_cancel_job(rp_pool *pool, rp_job_id id)
+{
+    rp__engine *e;
+    struct rp__job *job;
+    rp_task_id first;
+    unsigned total;
+
+    if (pool == NULL)
+        return RP_ERR_INVALID;
+    e = engine_of(pool);
+    pthread_mutex_lock(&e->lock);
+    job = (struct rp__job *)idmap_get(&e->jobs, id);
+    if (job == NULL) {
+        pthread_mutex_unlock(&e->lock);
+        return RP_ERR_NOT_FOUND;
+    }
+    first = job->first_task;
+    total = job->total;
+    pthread_mutex_unlock(&e->lock);
+    /* A job's tasks have consecutive ids; those already forgotten are
+     * final anyway. */
+    for (unsigned i = 0; i < total; i++)
+        (void)rp_cancel(pool, first + i);
+    return RP_OK;
+}
+
+/* ---- events ---- */
+
+rp_status
+rp_subscribe(rp_pool *pool, rp_subscription **out)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (pool == NULL || out == NULL)
+        return RP_ERR_INVALID;
+    return rp__bus_subscribe(engine_of(pool)->bus, out);
+}
+
+/* ---- life cycle ---- */
+
+void
+rp__engine_stats(rp__engine *e, rp_stats *out)
+{
+    pthread_mutex_lock(&e->lock);
+    out->queued = e->now_queued;
+    out->running = e->now_running;
+    out->succeeded = e->ended[RP_TASK_SUCCEEDED];
+    out->failed = e->ended[RP_TASK_FAILED];
+    out->cancelled = e->ended[RP_TASK_CANCELLED];
+    out->timed_out = e->ended[RP_TASK_TIMED_OUT];
+    out->retried = e->retried;
+    pthread_mutex_unlock(&e->lock);
+}
+
+rp_status
+rp__engine_create(rp_pool *pool, unsigned cpu_workers, unsigned max_processes,
+                  rp__engine **out)
+{
+    rp__engine *e = rp_xcalloc(1, sizeof *e);
+    rp_status status;
+    size_t started = 0;
+
+    *out = NULL;
+    pthread_mutex_init(&e->lock, NULL);
+    pthread_cond_init(&e->idle_cond, NULL);
+    e->pool = pool;
+    e->max_processes = max_processes;
+    e->cpu_workers = cpu_workers;
+    e->next_task_id = e->next_job_id = 1;
+    e->rng = rp__now_ns() | 1;
+    idmap_init(&e->tasks);
+    idmap_init(&e->jobs);
+    e->bus = rp__bus_new();
+    status = rp__loop_create(&e->loop);
+    if (status != RP_OK)
+        goto fail;
+    e->exec[RP__KIND_PROCESS].ops = &rp__exec_process;
+    e->exec[RP__KIND_FUNCTION].ops = &rp__exec_function;
+    for (; started < sizeof e->exec / sizeof e->exec[0]; started++) {
+        struct exec_slot *x = &e->exec[started];
+        status = x->ops->start(e, &x->state);
+        if (status != RP_OK)
+            goto fail;
+        x->capacity = x->ops->capacity(x->state);
+    }
+    *out = e;
+    return RP_OK;
+
+fail:
+    while (started-- > 0)
+        e->exec[started].ops->stop(e->exec[started].state);
+    rp__loop_destroy(e->loop);
+    rp__bus_unref(e->bus);
+    free(e->tasks.buckets);
+    free(e->jobs.buckets);
+    pthread_cond_destroy(&e->idle_cond);
+    pthread_mutex_destroy(&e->lock);
+    free(e);
+    return status;
+}
+
+void
+rp__engine_stop(rp__engine *e)
+{
+    pthread_mutex_lock(&e->lock);
+    e->stopping = true;
+    for (size_t k = 0; k < sizeof e->exec / sizeof e->exec[0]; k++) {
+        struct exec_slot *x = &e->exec[k];
+        struct rp__task *t;
+        while ((t = pop_ready(x)) != NULL)
+            finish(e, t, RP_TASK_CANCELLED, NULL);
+    }
+    while (e->retry_wait.head != NULL) {
+        struct rp__task *t = e->retry_wait.head;
+        queue_unlink(&e->retry_wait, t);
+        finish(e, t, RP_TASK_CANCELLED, NULL);
+    }
+    pthread_mutex_unlock(&e->lock);
+    /* Kills and reaps every process; their outcomes arrive while stopping,
+     * so none is retried. Function tasks finish as the scheduler drains. */
+    e->exec[RP__KIND_PROCESS].ops->stop(e->exec[RP__KIND_PROCESS].state);
+    e->exec[RP__KIND_PROCESS].state = NULL;
+    rp__loop_destroy(e->loop);
+    e->loop = NULL;
+}
+
+void
+rp__engine_free(rp__engine *e)
+{
+    if (e == NULL)
+        return;
+    e->exec[RP__KIND_FUNCTION].ops->stop(e->exec[RP__KIND_FUNCTION].state);
+    rp__bus_close(e->bus);
+    rp__bus_unref(e->bus);
+    for (size_t i = 0; i <= e->tasks.mask; i++) {
+        struct rp__idnode *n = e->tasks.buckets[i];
+        while (n != NULL) {
+            struct rp__idnode *next = n->next;
+            struct rp__task *t = (struct rp__task *)n;
+            rp__task_spec_unref(t->spec);
+            rp_result_free(t->result);
+            free(t);
+            n = next;
+        }
+    }
+    for (size_t i = 0; i <= e->jobs.mask; i++) {
+        struct rp__idnode *n = e->jobs.buckets[i];
+        while (n != NULL) {
+            struct rp__idnode *next = n->next;
+            free(n);
+            n = next;
+        }
+    }
+    free(e->tasks.buckets);
+    free(e->jobs.buckets);
+    pthread_cond_destroy(&e->idle_cond);
+    pthread_mutex_destroy(&e->lock);
+    free(e);
+}

@@ -1,0 +1,471 @@
+/*
+ * task.c -- task descriptions (the rp_task_* builders) and results (the
+ * rp_result_* readers). Submitting and the life of a task are in jobs.c.
+ *
+ * A description is built by one thread; once submitted it is immutable and
+ * shared by the records of its shards, so it is reference counted.
+ */
+#include "engine/engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/alloc.h"
+
+#define DEFAULT_GRACE_MS 2000u
+#define DEFAULT_BACKOFF_BASE_MS 100u
+#define DEFAULT_BACKOFF_MAX_MS 30000u
+#define MAX_RETRIES 1000u
+#define MAX_CAPTURE ((size_t)1 << 30)
+#define MAX_ARGS 100000u
+
+static const char *const state_names[RP_TASK_STATE_COUNT] = {
+    [RP_TASK_QUEUED] = "queued",
+    [RP_TASK_RUNNING] = "running",
+    [RP_TASK_SUCCEEDED] = "succeeded",
+    [RP_TASK_FAILED] = "failed",
+    [RP_TASK_CANCELLED] = "cancelled",
+    [RP_TASK_TIMED_OUT] = "timed_out",
+};
+
+const char *
+rp_task_state_name(rp_task_state s)
+{
+    return (unsigned)s < RP_TASK_STATE_COUNT ? state_names[s] : "unknown";
+}
+
+bool
+rp_task_state_is_final(rp_task_state s)
+{
+    return s == RP_TASK_SUCCEEDED || s == RP_TASK_FAILED || s == RP_TASK_CANCELLED ||
+           s == RP_TASK_TIMED_OUT;
+}
+
+/* ---- building ---- */
+
+static rp_task *
+task_alloc(enum rp__task_kind kind)
+{
+    rp_task *t = rp_xcalloc(1, sizeof *t);
+
+    atomic_init(&t->refs, 1);
+    t->kind = kind;
+    t->priority = RP_PRIORITY_NORMAL;
+    t->backend = RP_BACKEND_ANY;
+    t->grace_ms = DEFAULT_GRACE_MS;
+    t->backoff_base_ms = DEFAULT_BACKOFF_BASE_MS;
+    t->backoff_max_ms = DEFAULT_BACKOFF_MAX_MS;
+    t->capture_limit = RP_CAPTURE_DEFAULT;
+    return t;
+}
+
+rp_task *
+rp_task_new(const char *binary)
+{
+    rp_task *t;
+
+    if (binary == NULL || binary[0] == '\0')
+        return NULL;
+    t = task_alloc(RP__KIND_PROCESS);
+    /* Room for argv[0], one argument and the NULL: the common case never
+     * grows the array. */
+    t->argv_cap = 3;
+    t->argv = rp_xcalloc(t->argv_cap, sizeof *t->argv);
+    t->argv[0] = rp_xstrdup(binary);
+    t->argc = 1;
+    return t;
+}
+
+rp_task *
+rp_task_new_fn(rp_task_fn fn, void *arg)
+{
+    rp_task *t;
+
+    if (fn == NULL)
+        return NULL;
+    t = task_alloc(RP__KIND_FUNCTION);
+    t->fn = fn;
+    t->fn_arg = arg;
+    return t;
+}
+
+static bool
+is_process(const rp_task *t)
+{
+    return t->kind == RP__KIND_PROCESS;
+}
+
+rp_status
+rp_task_add_arg(rp_task *t, const char *arg)
+{
+    if (t == NULL || arg == NULL)
+        return RP_ERR_INVALID;
+    if (!is_process(t))
+        return RP_ERR_UNSUPPORTED;
+    if (t->argc >= MAX_ARGS)
+        return RP_ERR_INVALID;
+    if (t->argc + 1 >= t->argv_cap) {
+        t->argv_cap *= 2;
+        t->argv = rp_xrealloc(t->argv, t->argv_cap * sizeof *t->argv);
+    }
+    t->argv[t->argc++] = rp_xstrdup(arg);
+    t->argv[t->argc] = NULL;
+    return RP_OK;
+}
+
+size_t
+rp__env_key_len(const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+
+    return eq != NULL ? (size_t)(eq - kv) : strlen(kv);
+}
+
+rp_status
+rp_task_set_env(rp_task *t, const char *key, const char *value)
+{
+    size_t klen, vlen;
+    char *kv;
+
+    if (t == NULL || key == NULL || value == NULL || key[0] == '\0' ||
+        strchr(key, '=') != NULL)
+        return RP_ERR_INVALID;
+    if (!is_process(t))
+        return RP_ERR_UNSUPPORTED;
+    klen = strlen(key);
+    vlen = strlen(value);
+    kv = rp_xmalloc(klen + vlen + 2);
+    memcpy(kv, key, klen);
+    kv[klen] = '=';
+    memcpy(kv + klen + 1, value, vlen + 1);
+    for (unsigned i = 0; i < t->nenv; i++) {
+        if (rp__env_key_len(t->env[i]) == klen && memcmp(t->env[i], key, klen) == 0) {
+            free(t->env[i]);
+            t->env[i] = kv;
+            return RP_OK;
+        }
+    }
+    if (t->nenv == t->env_cap) {
+        t->env_cap = t->env_cap ? 2 * t->env_cap : 4;
+        t->env = rp_xrealloc(t->env, t->env_cap * sizeof *t->env);
+    }
+    t->env[t->nenv++] = kv;
+    return RP_OK;
+}
+
+rp_status
+rp_task_set_cwd(rp_task *t, const char *dir)
+{
+    if (t == NULL || dir == NULL || dir[0] == '\0')
+        return RP_ERR_INVALID;
+    if (!is_process(t))
+        return RP_ERR_UNSUPPORTED;
+    free(t->cwd);
+    t->cwd = rp_xstrdup(dir);
+    return RP_OK;
+}
+
+rp_status
+rp_task_set_stdin(rp_task *t, const void *data, size_t len)
+{
+    if (t == NULL || (data == NULL && len != 0))
+        return RP_ERR_INVALID;
+    if (!is_process(t))
+        return RP_ERR_UNSUPPORTED;
+    free(t->stdin_data);
+    t->stdin_data = NULL;
+    t->stdin_len = len;
+    if (len != 0) {
+        t->stdin_data = rp_xmalloc(len);
+        memcpy(t->stdin_data, data, len);
+    }
+    return RP_OK;
+}
+
+rp_status
+rp_task_set_backend(rp_task *t, rp_backend b)
+{
+    if (t == NULL || (unsigned)b > RP_BACKEND_REMOTE)
+        return RP_ERR_INVALID;
+    if (b != RP_BACKEND_ANY && b != RP_BACKEND_CPU)
+        return RP_ERR_UNSUPPORTED;
+    t->backend = b;
+    return RP_OK;
+}
+
+rp_status
+rp_task_set_priority(rp_task *t, rp_priority p)
+{
+    if (t == NULL || (unsigned)p >= RP_PRIORITY_COUNT)
+        return RP_ERR_INVALID;
+    t->priority = p;
+    return RP_OK;
+}
+
+rp_status
+rp_task_set_timeout_ms(rp_task *t, unsigned ms)
+{
+    if (t == NULL)
+        return RP_ERR_INVALID;
+    if (!is_process(t) && ms != 0)
+        return RP_ERR_UNSUPPORTED;
+    t->timeout_ms = ms;
+    return RP_OK;
+}
+
+rp_status
+rp_task_set_kill_grace_ms(rp_task *t, unsigned ms)
+{
+    if (t == NULL)
+        return RP_ERR_INVALID;
+    t->grace_ms = ms;
+    return RP_OK;
+}
+
+rp_status
+rp_task_set_retries(rp_task *t, unsigned max_retries)
+{
+    if (t == NULL || max_retries > MAX_RETRIES)
+        return RP_ERR_INVALID;
+    t->retries = max_retries;
+    return RP_OK;
+}
+
+rp_status
+rp_task_set_backoff(rp_task *t, unsigned base_ms, unsigned max_ms)
+{
+    if (t == NULL || base_ms == 0 || max_ms < base_ms)
+        return RP_ERR_INVALID;
+    t->backoff_base_ms = base_ms;
+    t->backoff_max_ms = max_ms;
+    return RP_OK;
+}
+
+rp_status
+rp_task_set_retry_on_exit(rp_task *t, bool on)
+{
+    if (t == NULL)
+        return RP_ERR_INVALID;
+    t->retry_on_exit = on;
+    return RP_OK;
+}
+
+rp_status
+rp_task_set_capture_limit(rp_task *t, size_t bytes)
+{
+    if (t == NULL || bytes > MAX_CAPTURE)
+        return RP_ERR_INVALID;
+    if (!is_process(t))
+        return RP_ERR_UNSUPPORTED;
+    t->capture_limit = bytes;
+    return RP_OK;
+}
+
+rp_status
+rp_task_set_name(rp_task *t, const char *name)
+{
+    if (t == NULL || name == NULL)
+        return RP_ERR_INVALID;
+    free(t->name);
+    t->name = rp_xstrdup(name);
+    return RP_OK;
+}
+
+rp_status
+rp_task_set_limit(rp_task *t, rp_limit what, uint64_t value)
+{
+    if (t == NULL || (unsigned)what >= RP__LIMIT_COUNT)
+        return RP_ERR_INVALID;
+    if (!is_process(t))
+        return RP_ERR_UNSUPPORTED;
+    t->limits[what] = value;
+    t->limits_set |= (uint8_t)(1u << what);
+    return RP_OK;
+}
+
+rp_status
+rp_task_add_data_dep(rp_task *t, const char *key)
+{
+    if (t == NULL || key == NULL || key[0] == '\0')
+        return RP_ERR_INVALID;
+    t->data_deps = rp_xrealloc(t->data_deps, (t->ndeps + 1) * sizeof *t->data_deps);
+    t->data_deps[t->ndeps++] = rp_xstrdup(key);
+    return RP_OK;
+}
+
+rp_status
+rp_task_set_checkpoint(rp_task *t, bool on, unsigned interval_ms)
+{
+    if (t == NULL)
+        return RP_ERR_INVALID;
+    t->checkpoint = on;
+    t->checkpoint_interval_ms = interval_ms;
+    return RP_OK;
+}
+
+static void
+spec_free(rp_task *t)
+{
+    for (unsigned i = 0; i < t->argc; i++)
+        free(t->argv[i]);
+    free(t->argv);
+    for (unsigned i = 0; i < t->nenv; i++)
+        free(t->env[i]);
+    free(t->env);
+    for (unsigned i = 0; i < t->ndeps; i++)
+        free(t->data_deps[i]);
+    free(t->data_deps);
+    free(t->cwd);
+    free(t->stdin_data);
+    free(t->name);
+    free(t);
+}
+
+void
+rp__task_spec_unref(rp_task *t)
+{
+    /* acq_rel: the last owner must see every other owner's reads done. */
+    if (t != NULL && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+        spec_free(t);
+}
+
+void
+rp_task_free(rp_task *t)
+{
+    rp__task_spec_unref(t);
+}
+
+/* ---- results ---- */
+
+rp_result *
+rp__result_new(void)
+{
+    rp_result *r = rp_xcalloc(1, sizeof *r);
+
+    atomic_init(&r->refs, 1);
+    return r;
+}
+
+void
+rp_result_free(rp_result *r)
+{
+    if (r == NULL || atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    free(r->out.data);
+    free(r->err.data);
+    free(r->error);
+    free(r);
+}
+
+bool
+rp_result_is_success(const rp_result *r)
+{
+    return r != NULL && r->state == RP_TASK_SUCCEEDED;
+}
+
+rp_task_state
+rp_result_state(const rp_result *r)
+{
+    return r != NULL ? r->state : RP_TASK_FAILED;
+}
+
+int
+rp_result_exit_code(const rp_result *r)
+{
+    return r != NULL ? r->exit_code : -1;
+}
+
+int
+rp_result_signal(const rp_result *r)
+{
+    return r != NULL ? r->signal : 0;
+}
+
+static const char *
+bytes_of(const struct rp__bytes *b, size_t *len)
+{
+    if (len != NULL)
+        *len = b->len;
+    return b->data != NULL ? b->data : "";
+}
+
+const char *
+rp_result_stdout(const rp_result *r, size_t *len)
+{
+    static const struct rp__bytes none;
+
+    return bytes_of(r != NULL ? &r->out : &none, len);
+}
+
+const char *
+rp_result_stderr(const rp_result *r, size_t *len)
+{
+    static const struct rp__bytes none;
+
+    return bytes_of(r != NULL ? &r->err : &none, len);
+}
+
+uint64_t
+rp_result_stdout_total(const rp_result *r)
+{
+    return r != NULL ? r->out.total : 0;
+}
+
+uint64_t
+rp_result_stderr_total(const rp_result *r)
+{
+    return r != NULL ? r->err.total : 0;
+}
+
+bool
+rp_result_stdout_truncated(const rp_result *r)
+{
+    return r != NULL && r->out_truncated;
+}
+
+bool
+rp_result_stderr_truncated(const rp_result *r)
+{
+    return r != NULL && r->err_truncated;
+}
+
+const char *
+rp_result_error(const rp_result *r)
+{
+    return r != NULL && r->error != NULL ? r->error : "";
+}
+
+rp_task_id
+rp_result_task(const rp_result *r)
+{
+    return r != NULL ? r->task : 0;
+}
+
+rp_job_id
+rp_result_job(const rp_result *r)
+{
+    return r != NULL ? r->job : 0;
+}
+
+unsigned
+rp_result_shard(const rp_result *r)
+{
+    return r != NULL ? r->shard : 0;
+}
+
+unsigned
+rp_result_attempts(const rp_result *r)
+{
+    return r != NULL ? r->attempts : 0;
+}
+
+void
+rp_result_get_times(const rp_result *r, rp_result_times *out)
+{
+    if (out == NULL)
+        return;
+    if (r == NULL)
+        memset(out, 0, sizeof *out);
+    else
+        *out = r->times;
+}

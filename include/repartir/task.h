@@ -1,0 +1,255 @@
+/*
+ * repartir/task.h -- tasks, jobs, results and the event bus.
+ *
+ * A task is one unit of work: a *process* (a program with its argv, env,
+ * cwd and stdin bytes) or a *function* (a C callback run on a pool worker).
+ * Build one with rp_task_new / rp_task_new_fn and the rp_task_set_* calls,
+ * then hand it to rp_submit (one task) or rp_submit_job (N shards of it).
+ * Each submission is a job; its tasks' states roll up into the job's.
+ *
+ * Task states: QUEUED -> RUNNING -> SUCCEEDED | FAILED | CANCELLED |
+ * TIMED_OUT. A failed attempt that may be transient (killed by a signal,
+ * timed out, a non-zero exit when the task asked for that) goes back to
+ * QUEUED after an exponential backoff with jitter, while its retry budget
+ * lasts.
+ *
+ * Results are kept by the pool until somebody waits for them: rp_wait
+ * hands out a reference (free it with rp_result_free) and may be called
+ * again for the same task; the pool forgets a waited-for task only after
+ * many newer ones have been waited for (RP_RESULTS_KEPT). A result nobody
+ * waited for is never dropped.
+ *
+ * Included by <repartir.h>; docs/tasks.md is the guide.
+ */
+#ifndef REPARTIR_TASK_H
+#define REPARTIR_TASK_H
+
+#include "common.h"
+#include "pool.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef uint64_t rp_task_id;          /* 0 is never a task */
+typedef uint64_t rp_job_id;           /* 0 is never a job */
+typedef struct rp_task rp_task;       /* a task description being built */
+typedef struct rp_result rp_result;   /* what one task did; reference counted */
+
+typedef enum {
+    RP_TASK_QUEUED,
+    RP_TASK_RUNNING,
+    RP_TASK_SUCCEEDED,
+    RP_TASK_FAILED,
+    RP_TASK_CANCELLED,
+    RP_TASK_TIMED_OUT
+} rp_task_state;
+
+#define RP_TASK_STATE_COUNT 6
+
+/* "queued", "running", "succeeded", "failed", "cancelled", "timed_out";
+ * "unknown" for other values. Static storage. */
+RP_API const char *rp_task_state_name(rp_task_state s);
+/* True for SUCCEEDED, FAILED, CANCELLED and TIMED_OUT. */
+RP_API bool rp_task_state_is_final(rp_task_state s);
+
+/* How many waited-for tasks the pool remembers before it forgets the
+ * oldest (their rp_wait then returns RP_ERR_NOT_FOUND). */
+#define RP_RESULTS_KEPT 4096
+/* Default bound on each captured stream; the tail is kept. */
+#define RP_CAPTURE_DEFAULT ((size_t)1 << 20)
+
+/* ---- building a task (not thread-safe: one thread builds a task) ---- */
+
+/* A process task running `binary`: a path, or a name looked up in the PATH
+ * of this process. argv[0] is `binary`; add the rest with rp_task_add_arg.
+ * NULL if binary is NULL or empty. */
+RP_API rp_task *rp_task_new(const char *binary);
+
+/* A function task: fn(arg) runs on a pool worker; its return value is the
+ * exit code (0 = success). Function tasks cannot be interrupted: a running
+ * one is not stopped by rp_cancel (it still ends CANCELLED) and they take
+ * no timeout. NULL if fn is NULL. */
+typedef int (*rp_task_fn)(void *arg);
+RP_API rp_task *rp_task_new_fn(rp_task_fn fn, void *arg);
+
+/* Appends one argument (copied). RP_ERR_UNSUPPORTED on a function task. */
+RP_API rp_status rp_task_add_arg(rp_task *t, const char *arg);
+/* Sets KEY=VALUE in the task's environment, over the inherited one (copied;
+ * a later call for the same key wins). KEY non-empty, without '='. */
+RP_API rp_status rp_task_set_env(rp_task *t, const char *key, const char *value);
+/* Working directory of the process (copied). Default: this process's. */
+RP_API rp_status rp_task_set_cwd(rp_task *t, const char *dir);
+/* Bytes fed to the process's stdin (copied), then EOF. Default: /dev/null. */
+RP_API rp_status rp_task_set_stdin(rp_task *t, const void *data, size_t len);
+/* Where it may run. This build runs ANY and CPU; others: RP_ERR_UNSUPPORTED. */
+RP_API rp_status rp_task_set_backend(rp_task *t, rp_backend b);
+RP_API rp_status rp_task_set_priority(rp_task *t, rp_priority p);
+/* Wall-clock limit per attempt; 0 = none. At the limit the process group
+ * gets SIGTERM, then SIGKILL after the grace period. */
+RP_API rp_status rp_task_set_timeout_ms(rp_task *t, unsigned ms);
+/* Time between SIGTERM and SIGKILL on timeout or cancel; default 2000. */
+RP_API rp_status rp_task_set_kill_grace_ms(rp_task *t, unsigned ms);
+/* Attempts after the first one; default 0. At most 1000. */
+RP_API rp_status rp_task_set_retries(rp_task *t, unsigned max_retries);
+/* Delay before retry k (1-based): min(max_ms, base_ms * 2^(k-1)), times a
+ * random factor in [0.5, 1]. Defaults 100 ms and 30 s; base_ms >= 1. */
+RP_API rp_status rp_task_set_backoff(rp_task *t, unsigned base_ms, unsigned max_ms);
+/* Also retry when the process exits with a non-zero code (default: only
+ * signals and timeouts are retried; a spawn error never is). */
+RP_API rp_status rp_task_set_retry_on_exit(rp_task *t, bool on);
+/* Bytes kept of each of stdout and stderr (the tail); default
+ * RP_CAPTURE_DEFAULT, at most 1 GiB; 0 = discard. */
+RP_API rp_status rp_task_set_capture_limit(rp_task *t, size_t bytes);
+/* A short label shown by the CLI and the console (copied). */
+RP_API rp_status rp_task_set_name(rp_task *t, const char *name);
+
+typedef enum {
+    RP_LIMIT_CPU_SECONDS,     /* RLIMIT_CPU: SIGXCPU, then SIGKILL */
+    RP_LIMIT_ADDRESS_SPACE,   /* RLIMIT_AS, bytes */
+    RP_LIMIT_OPEN_FILES,      /* RLIMIT_NOFILE */
+    RP_LIMIT_PROCESSES        /* RLIMIT_NPROC (counted per user by the kernel) */
+} rp_limit;
+/* Sets a resource limit (soft and hard) on the process before it starts. */
+RP_API rp_status rp_task_set_limit(rp_task *t, rp_limit what, uint64_t value);
+
+/* Recorded now, acted on by later layers (the state store, the remote
+ * executor); accepted and kept. */
+RP_API rp_status rp_task_add_data_dep(rp_task *t, const char *key);
+RP_API rp_status rp_task_set_checkpoint(rp_task *t, bool on, unsigned interval_ms);
+
+/* Frees a task that was not submitted. NULL is fine. */
+RP_API void rp_task_free(rp_task *t);
+
+/* ---- submitting, waiting, cancelling (thread-safe) ---- */
+
+/* Submits t as a job of one task and takes ownership of t, whatever the
+ * status. *out = the task's id. Errors: RP_ERR_INVALID (NULL arguments),
+ * RP_ERR_UNSUPPORTED (a backend this build lacks), RP_ERR_SHUTDOWN. */
+RP_API rp_status rp_submit(rp_pool *pool, rp_task *t, rp_task_id *out /* OUT */);
+
+/* Submits `shards` copies of t as one job; shard i sees REPARTIR_SHARD=i
+ * and REPARTIR_TOTAL_SHARDS=shards. Takes ownership of t. ids, if not
+ * NULL, receives the shard's task ids in shard order (room for `shards`).
+ * shards: 1 to 1,000,000. */
+RP_API rp_status rp_submit_job(rp_pool *pool, rp_task *t, unsigned shards,
+                               rp_job_id *job /* OUT, may be NULL */,
+                               rp_task_id *ids /* OUT, may be NULL */);
+
+/* Waits until task id is final, up to timeout_ms (-1 = forever, 0 = just
+ * look), and gives a reference to its result. RP_ERR_TIMEOUT if still not
+ * final, RP_ERR_NOT_FOUND for an id this pool does not know (or has
+ * forgotten), RP_ERR_INVALID for bad arguments. */
+RP_API rp_status rp_wait(rp_pool *pool, rp_task_id id, int timeout_ms,
+                         rp_result **out /* OUT */);
+
+/* Cancels a task: a queued one (or one waiting to retry) is removed and
+ * ends CANCELLED at once; a running process gets SIGTERM on its whole
+ * process group, SIGKILL after the grace period, and ends CANCELLED when
+ * reaped. RP_OK also if it already ended (nothing changes). */
+RP_API rp_status rp_cancel(rp_pool *pool, rp_task_id id);
+
+/* Re-runs a task from its last checkpoint: needs the state store
+ * (RP_ERR_UNSUPPORTED until the pool has one). */
+RP_API rp_status rp_restore(rp_pool *pool, rp_task_id id, rp_task_id *new_id /* OUT */);
+
+/* The state of a task now. */
+RP_API rp_status rp_task_status(rp_pool *pool, rp_task_id id, rp_task_state *out /* OUT */);
+
+/* ---- jobs ---- */
+
+typedef struct rp_job_info {
+    rp_job_id id;
+    unsigned total;                          /* tasks in the job */
+    unsigned count[RP_TASK_STATE_COUNT];     /* tasks per state, now */
+    rp_task_state state;                     /* the roll-up, see below */
+} rp_job_info;
+/* Roll-up: QUEUED while every task is queued; RUNNING while any is not
+ * final; once all are final: SUCCEEDED if all succeeded, else CANCELLED if
+ * any was cancelled, else TIMED_OUT if any timed out, else FAILED. */
+RP_API rp_status rp_job_get(rp_pool *pool, rp_job_id job, rp_job_info *out /* OUT */);
+/* The job a task belongs to. */
+RP_API rp_status rp_task_job(rp_pool *pool, rp_task_id id, rp_job_id *out /* OUT */);
+/* Waits until every task of the job is final, up to timeout_ms (-1 =
+ * forever, 0 = just look), then fills *out (may be NULL). One wake-up for
+ * the whole job: collect the results afterwards with rp_wait(..., 0, ...).
+ * RP_ERR_TIMEOUT, RP_ERR_NOT_FOUND, RP_ERR_INVALID as rp_wait. */
+RP_API rp_status rp_job_wait(rp_pool *pool, rp_job_id job, int timeout_ms,
+                             rp_job_info *out /* OUT, may be NULL */);
+/* rp_cancel on every task of the job. */
+RP_API rp_status rp_cancel_job(rp_pool *pool, rp_job_id job);
+
+/* ---- results (a result is immutable: any thread may read it) ---- */
+
+RP_API bool          rp_result_is_success(const rp_result *r);
+RP_API rp_task_state rp_result_state(const rp_result *r);
+RP_API int           rp_result_exit_code(const rp_result *r);  /* -1 if killed by a signal */
+RP_API int           rp_result_signal(const rp_result *r);     /* 0 if it exited */
+/* The captured bytes (the tail, when truncated); not NUL-terminated
+ * (binary output stays intact). *len may be NULL. Never NULL. */
+RP_API const char   *rp_result_stdout(const rp_result *r, size_t *len);
+RP_API const char   *rp_result_stderr(const rp_result *r, size_t *len);
+/* Bytes the program wrote to the stream in all; above the capture limit the
+ * head was dropped. */
+RP_API uint64_t      rp_result_stdout_total(const rp_result *r);
+RP_API uint64_t      rp_result_stderr_total(const rp_result *r);
+RP_API bool          rp_result_stdout_truncated(const rp_result *r);
+RP_API bool          rp_result_stderr_truncated(const rp_result *r);
+/* Why it did not succeed, for people: "cannot run '/x': No such file or
+ * directory", "killed by SIGKILL", "timed out after 200 ms", ... ; "" on
+ * success. Never NULL. */
+RP_API const char   *rp_result_error(const rp_result *r);
+RP_API rp_task_id    rp_result_task(const rp_result *r);
+RP_API rp_job_id     rp_result_job(const rp_result *r);
+RP_API unsigned      rp_result_shard(const rp_result *r);
+RP_API unsigned      rp_result_attempts(const rp_result *r);   /* 0 if it never ran */
+
+typedef struct rp_result_times {
+    uint64_t submitted_ns;   /* CLOCK_MONOTONIC, when rp_submit took it */
+    uint64_t started_ns;     /* last attempt: just before the process was spawned */
+    uint64_t ended_ns;       /* when it became final */
+    uint64_t wall_ns;        /* last attempt: spawn to exit */
+    uint64_t user_ns, system_ns;  /* CPU of the process and its waited-for children */
+    uint64_t max_rss_kb;     /* peak resident set, from wait4 */
+} rp_result_times;
+RP_API void rp_result_get_times(const rp_result *r, rp_result_times *out /* OUT */);
+
+/* Drops one reference. NULL is fine. */
+RP_API void rp_result_free(rp_result *r);
+
+/* ---- the event bus: every state change, in order ---- */
+
+typedef struct rp_event {
+    uint64_t seq;            /* 1, 2, 3, ... per pool, no gaps */
+    uint64_t time_ns;        /* CLOCK_MONOTONIC */
+    rp_task_id task;
+    rp_job_id job;
+    unsigned shard;
+    rp_task_state state;     /* the new state */
+    unsigned attempt;        /* 1-based once it ran; 0 before */
+    int exit_code, signal;   /* for final states of processes */
+} rp_event;
+
+typedef struct rp_subscription rp_subscription;
+
+/* Subscribes to events published from now on. The bus is a bounded ring
+ * (RP_EVENT_RING events): publishers never wait for a slow subscriber,
+ * which instead learns how many events it lost. */
+#define RP_EVENT_RING 16384
+RP_API rp_status rp_subscribe(rp_pool *pool, rp_subscription **out /* OUT */);
+/* The next event, waiting up to timeout_ms (-1 = forever). *lost (may be
+ * NULL) = events overwritten before this subscriber read them, since its
+ * previous call. RP_ERR_TIMEOUT if none came; RP_ERR_SHUTDOWN once the pool
+ * shut down and every event was read. Not for two threads at once on one
+ * subscription. */
+RP_API rp_status rp_subscription_next(rp_subscription *s, int timeout_ms,
+                                      rp_event *out /* OUT */,
+                                      uint64_t *lost /* OUT, may be NULL */);
+/* Ends a subscription; may be called before or after rp_pool_shutdown. */
+RP_API void rp_unsubscribe(rp_subscription *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* REPARTIR_TASK_H */
