@@ -32,4 +32,9 @@ void rp_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int rp_cli_demo(int argc, char **argv);
 
+/* `repartir run [OPTIONS] -- BIN ARGS...` (cli/cmd_run.c). Its options'
+ * help, generated from the same table the parser uses. */
+int rp_cli_run(int argc, char **argv);
+extern const char rp_cli_run_help[];
+
 #endif /* RP_CLI_CLI_H */

@@ -25,6 +25,13 @@ static const struct rp_cli_command commands[] = {
         .help = "  --workers N   worker threads (1-1024; default: one per CPU)\n",
     },
     {
+        .name = "run",
+        .run = rp_cli_run,
+        .usage = "run [OPTIONS] -- BIN ARGS...",
+        .summary = "run a command as a job of N shards and pass their output through",
+        .help = rp_cli_run_help,
+    },
+    {
         .name = "help",
         .run = cmd_help,
         .usage = "help [COMMAND]",
@@ -93,7 +100,7 @@ print_usage(FILE *to)
     fprintf(to, "usage: repartir COMMAND [OPTIONS]\n"
                 "       repartir --help | --version\n\ncommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(to, "  %-22s %s\n", commands[i].usage, commands[i].summary);
+        fprintf(to, "  %-28s %s\n", commands[i].usage, commands[i].summary);
     fprintf(to, "\nexit status:\n"
                 "  %d  success\n"
                 "  %d  the work ran and some of it failed\n"
