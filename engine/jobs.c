@@ -658,15 +658,67 @@ deadline_after(struct timespec *ts, int ms)
     }
 }
 
+static bool
+task_final(const void *t)
+{
+    return rp_task_state_is_final(((const struct rp__task *)t)->state);
+}
+
+static bool
+job_over(const void *job)
+{
+    return job_done(job);
+}
+
+/* Lock held. Sleeps until done(what), signalled by finish() for task or
+ * job `id`, or until the timeout: RP_ERR_TIMEOUT then. `what` must stay
+ * valid while it is not done: a task or job that is not final is never
+ * forgotten. */
+static rp_status
+sleep_until(rp__engine *e, uint64_t id, bool job, int timeout_ms,
+            bool (*done)(const void *), const void *what)
+{
+    struct timespec deadline;
+    struct waiter me, **p;
+    pthread_condattr_t attr;
+    rp_status status = RP_OK;
+
+    if (done(what))
+        return RP_OK;
+    if (timeout_ms == 0)
+        return RP_ERR_TIMEOUT;
+    if (timeout_ms > 0)
+        deadline_after(&deadline, timeout_ms);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&me.cond, &attr);
+    pthread_condattr_destroy(&attr);
+    me.id = id;
+    me.job = job;
+    me.next = e->waiters;
+    e->waiters = &me;
+    while (!done(what)) {
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&me.cond, &e->lock);
+        } else if (pthread_cond_timedwait(&me.cond, &e->lock, &deadline) == ETIMEDOUT &&
+                   !done(what)) {
+            status = RP_ERR_TIMEOUT;
+            break;
+        }
+    }
+    for (p = &e->waiters; *p != &me; p = &(*p)->next)
+        ;
+    *p = me.next;
+    pthread_cond_destroy(&me.cond);
+    return status;
+}
+
 rp_status
 rp_wait(rp_pool *pool, rp_task_id id, int timeout_ms, rp_result **out)
 {
     rp__engine *e;
     struct rp__task *t;
-    struct timespec deadline;
-    struct waiter me, **p;
-    pthread_condattr_t attr;
-    rp_status status = RP_OK;
+    rp_status status;
 
     if (out != NULL)
         *out = NULL;
@@ -675,47 +727,12 @@ rp_wait(rp_pool *pool, rp_task_id id, int timeout_ms, rp_result **out)
     e = engine_of(pool);
     pthread_mutex_lock(&e->lock);
     t = find_task(e, id);
-    if (t != NULL && !rp_task_state_is_final(t->state)) {
-        if (timeout_ms == 0) {
-            pthread_mutex_unlock(&e->lock);
-            return RP_ERR_TIMEOUT;
-        }
-        if (timeout_ms > 0)
-            deadline_after(&deadline, timeout_ms);
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&me.cond, &attr);
-        pthread_condattr_destroy(&attr);
-        me.id = id;
-        me.job = false;
-        me.next = e->waiters;
-        e->waiters = &me;
-        /* Look the record up again after every wake-up; a running task
-         * is never forgotten, so t stays valid until it is final. */
-        while (!rp_task_state_is_final(t->state)) {
-            if (timeout_ms < 0) {
-                pthread_cond_wait(&me.cond, &e->lock);
-            } else if (pthread_cond_timedwait(&me.cond, &e->lock, &deadline) == ETIMEDOUT &&
-                       !rp_task_state_is_final(t->state)) {
-                status = RP_ERR_TIMEOUT;
-                break;
-            }
-        }
-        for (p = &e->waiters; *p != &me; p = &(*p)->next)
-            ;
-        *p = me.next;
-        pthread_cond_destroy(&me.cond);
-        if (status != RP_OK)
-            goto out;
+    status = t == NULL ? RP_ERR_NOT_FOUND : sleep_until(e, id, false, timeout_ms, task_final, t);
+    if (status == RP_OK) {
+        atomic_fetch_add_explicit(&t->result->refs, 1, memory_order_relaxed);
+        *out = t->result;
+        remember(e, t);
     }
-    if (t == NULL) {
-        status = RP_ERR_NOT_FOUND;
-        goto out;
-    }
-    atomic_fetch_add_explicit(&t->result->refs, 1, memory_order_relaxed);
-    *out = t->result;
-    remember(e, t);
-out:
     pthread_mutex_unlock(&e->lock);
     return status;
 }
@@ -791,55 +808,47 @@ rp__engine_wait_idle(rp__engine *e, enum rp__task_kind kind)
     pthread_mutex_unlock(&e->lock);
 }
 
+/* The state and job of task id, each if asked for. */
+static rp_status
+task_lookup(rp_pool *pool, rp_task_id id, rp_task_state *state, rp_job_id *job)
+{
+    rp__engine *e = engine_of(pool);
+    struct rp__task *t;
+
+    pthread_mutex_lock(&e->lock);
+    t = find_task(e, id);
+    if (t != NULL && state != NULL)
+        *state = (rp_task_state)t->state;
+    if (t != NULL && job != NULL)
+        *job = t->job->node.id;
+    pthread_mutex_unlock(&e->lock);
+    return t != NULL ? RP_OK : RP_ERR_NOT_FOUND;
+}
+
 rp_status
 rp_restore(rp_pool *pool, rp_task_id id, rp_task_id *new_id)
 {
-    rp__engine *e;
-    bool known;
-
     if (new_id != NULL)
         *new_id = 0;
     if (pool == NULL || new_id == NULL)
         return RP_ERR_INVALID;
-    e = engine_of(pool);
-    pthread_mutex_lock(&e->lock);
-    known = find_task(e, id) != NULL;
-    pthread_mutex_unlock(&e->lock);
-    return known ? RP_ERR_UNSUPPORTED : RP_ERR_NOT_FOUND;
+    return task_lookup(pool, id, NULL, NULL) == RP_OK ? RP_ERR_UNSUPPORTED : RP_ERR_NOT_FOUND;
 }
 
 rp_status
 rp_task_status(rp_pool *pool, rp_task_id id, rp_task_state *out)
 {
-    rp__engine *e;
-    struct rp__task *t;
-
     if (pool == NULL || out == NULL)
         return RP_ERR_INVALID;
-    e = engine_of(pool);
-    pthread_mutex_lock(&e->lock);
-    t = find_task(e, id);
-    if (t != NULL)
-        *out = (rp_task_state)t->state;
-    pthread_mutex_unlock(&e->lock);
-    return t != NULL ? RP_OK : RP_ERR_NOT_FOUND;
+    return task_lookup(pool, id, out, NULL);
 }
 
 rp_status
 rp_task_job(rp_pool *pool, rp_task_id id, rp_job_id *out)
 {
-    rp__engine *e;
-    struct rp__task *t;
-
     if (pool == NULL || out == NULL)
         return RP_ERR_INVALID;
-    e = engine_of(pool);
-    pthread_mutex_lock(&e->lock);
-    t = find_task(e, id);
-    if (t != NULL)
-        *out = t->job->node.id;
-    pthread_mutex_unlock(&e->lock);
-    return t != NULL ? RP_OK : RP_ERR_NOT_FOUND;
+    return task_lookup(pool, id, NULL, out);
 }
 
 /* ---- jobs ---- */
@@ -863,6 +872,15 @@ roll_up(const struct rp__job *job)
     return RP_TASK_FAILED;
 }
 
+static void
+job_info(const struct rp__job *job, rp_job_info *out)
+{
+    out->id = job->node.id;
+    out->total = job->total;
+    memcpy(out->count, job->count, sizeof out->count);
+    out->state = roll_up(job);
+}
+
 rp_status
 rp_job_get(rp_pool *pool, rp_job_id id, rp_job_info *out)
 {
@@ -874,12 +892,8 @@ rp_job_get(rp_pool *pool, rp_job_id id, rp_job_info *out)
     e = engine_of(pool);
     pthread_mutex_lock(&e->lock);
     job = (struct rp__job *)idmap_get(&e->jobs, id);
-    if (job != NULL) {
-        out->id = id;
-        out->total = job->total;
-        memcpy(out->count, job->count, sizeof out->count);
-        out->state = roll_up(job);
-    }
+    if (job != NULL)
+        job_info(job, out);
     pthread_mutex_unlock(&e->lock);
     return job != NULL ? RP_OK : RP_ERR_NOT_FOUND;
 }
@@ -889,57 +903,16 @@ rp_job_wait(rp_pool *pool, rp_job_id id, int timeout_ms, rp_job_info *out)
 {
     rp__engine *e;
     struct rp__job *job;
-    struct timespec deadline;
-    struct waiter me, **p;
-    pthread_condattr_t attr;
-    rp_status status = RP_OK;
+    rp_status status;
 
     if (pool == NULL || timeout_ms < -1)
         return RP_ERR_INVALID;
     e = engine_of(pool);
     pthread_mutex_lock(&e->lock);
     job = (struct rp__job *)idmap_get(&e->jobs, id);
-    if (job == NULL) {
-        status = RP_ERR_NOT_FOUND;
-        goto out;
-    }
-    if (!job_done(job)) {
-        if (timeout_ms == 0) {
-            status = RP_ERR_TIMEOUT;
-            goto out;
-        }
-        if (timeout_ms > 0)
-            deadline_after(&deadline, timeout_ms);
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&me.cond, &attr);
-        pthread_condattr_destroy(&attr);
-        me.id = id;
-        me.job = true;
-        me.next = e->waiters;
-        e->waiters = &me;
-        /* A job with unfinished tasks is never forgotten: job stays valid. */
-        while (!job_done(job)) {
-            if (timeout_ms < 0) {
-                pthread_cond_wait(&me.cond, &e->lock);
-            } else if (pthread_cond_timedwait(&me.cond, &e->lock, &deadline) == ETIMEDOUT &&
-                       !job_done(job)) {
-                status = RP_ERR_TIMEOUT;
-                break;
-            }
-        }
-        for (p = &e->waiters; *p != &me; p = &(*p)->next)
-            ;
-        *p = me.next;
-        pthread_cond_destroy(&me.cond);
-    }
-    if (out != NULL) {
-        out->id = id;
-        out->total = job->total;
-        memcpy(out->count, job->count, sizeof out->count);
-        out->state = roll_up(job);
-    }
-out:
+    status = job == NULL ? RP_ERR_NOT_FOUND : sleep_until(e, id, true, timeout_ms, job_over, job);
+    if (job != NULL && out != NULL)
+        job_info(job, out);
     pthread_mutex_unlock(&e->lock);
     return status;
 }
