@@ -45,19 +45,30 @@ struct fib {
 };
 
 static _Thread_local char *deepest, *shallowest;
+static _Atomic size_t max_depth;        /* the most any worker's frames spanned */
 
+/* Each worker thread is new with each pool, so its marks start empty. */
 static void
 note_stack(void)
 {
     char *here = __builtin_frame_address(0);
+    bool deeper = false;
 
-    if (deepest == NULL || here < deepest)
+    if (deepest == NULL || here < deepest) {
         deepest = here;
-    if (shallowest == NULL || here > shallowest)
+        deeper = true;
+    }
+    if (shallowest == NULL || here > shallowest) {
         shallowest = here;
+        deeper = true;
+    }
+    if (deeper) {
+        size_t d = (size_t)(shallowest - deepest);
+        size_t cur = atomic_load_explicit(&max_depth, memory_order_relaxed);
+        while (d > cur && !atomic_compare_exchange_weak(&max_depth, &cur, d))
+            ;
+    }
 }
-
-static _Atomic size_t max_depth;
 
 static void
 fib_task(void *arg)
@@ -118,19 +129,6 @@ fib_on_more_workers_than_cpus(void)
     rp_pool_shutdown(pool);
 }
 
-static void
-record_depth(void *arg)
-{
-    (void)arg;
-    if (deepest != NULL && shallowest != NULL) {
-        size_t d = (size_t)(shallowest - deepest);
-        size_t cur = atomic_load(&max_depth);
-        while (d > cur && !atomic_compare_exchange_weak(&max_depth, &cur, d))
-            ;
-    }
-    deepest = shallowest = NULL;
-}
-
 /* The deepest any worker's fib(n) frames went, on `workers` workers. */
 static size_t
 fib_stack_depth(int workers, size_t stack, int n)
@@ -141,9 +139,6 @@ fib_stack_depth(int workers, size_t stack, int n)
     atomic_store(&max_depth, 0);
     CU_ASSERT_EQUAL(rp_pool_run(pool, fib_task, &f), RP_OK);
     CU_ASSERT_EQUAL(f.result, fib_serial(n));
-    /* Collect each worker's deepest frame: one recorder per worker. */
-    for (int i = 0; i < 64; i++)
-        rp_pool_post(pool, RP_PRIORITY_NORMAL, record_depth, NULL);
     rp_pool_shutdown(pool);
     return atomic_load(&max_depth);
 }
