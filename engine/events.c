@@ -86,15 +86,21 @@ rp__bus_close(rp__bus *b)
 rp_status
 rp__bus_subscribe(rp__bus *b, rp_subscription **out)
 {
-    rp_subscription *s = rp_xcalloc(1, sizeof *s);
+    rp_subscription *s;
 
     pthread_mutex_lock(&b->lock);
+    if (b->closed) {
+        pthread_mutex_unlock(&b->lock);
+        return RP_ERR_SHUTDOWN;
+    }
+    s = rp_xcalloc(1, sizeof *s);
     if (b->ring == NULL)
         b->ring = rp_xcalloc(RP_EVENT_RING, sizeof *b->ring);
     s->next_seq = b->next_seq;
-    pthread_mutex_unlock(&b->lock);
-    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
     s->bus = b;
+    /* Under the lock: the pool's reference cannot go meanwhile. */
+    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&b->lock);
     *out = s;
     return RP_OK;
 }

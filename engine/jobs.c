@@ -19,8 +19,12 @@
  * thread in rp_wait sleeps on its own condition variable, listed in
  * `waiters` with the id it waits for, and is signalled only when that task
  * ends: on a busy machine a task's end wakes its waiter, not every waiter.
- * `idle_cond` is broadcast when an executor's running count drops while
- * the engine stops (rp__engine_wait_idle).
+ * `idle_cond` is broadcast, while the engine stops, when an executor's
+ * running count, `batches` or `callers` drops: rp__engine_stop waits for
+ * the batches being submitted (an executor must not stop under them),
+ * rp__engine_free for the public calls still in flight (a thread woken in
+ * rp_wait by the shutdown itself must get out before the memory goes).
+ * Public calls take the lock through enter() and let go through leave().
  */
 #include "engine/engine.h"
 
@@ -77,6 +81,8 @@ struct rp__engine {
     uint64_t now_queued, now_running, ended[RP_TASK_STATE_COUNT], retried;
     uint64_t rng;
     unsigned max_processes, cpu_workers;
+    unsigned callers;               /* threads inside public calls */
+    unsigned batches;               /* run_batch calls in flight */
     bool stopping;
 };
 
@@ -211,6 +217,22 @@ unsigned
 rp__engine_cpu_workers(rp__engine *e)
 {
     return e->cpu_workers;
+}
+
+static void
+enter(rp__engine *e)
+{
+    pthread_mutex_lock(&e->lock);
+    e->callers++;
+}
+
+/* Lock held; releases it. */
+static void
+leave(rp__engine *e)
+{
+    if (--e->callers == 0 && e->stopping)
+        pthread_cond_broadcast(&e->idle_cond);
+    pthread_mutex_unlock(&e->lock);
 }
 
 static struct rp__task *
@@ -407,7 +429,24 @@ dispatch(rp__engine *e)
             tail = &t->next;
         }
     }
+    if (head != NULL)
+        e->batches++;
     return head;
+}
+
+/* The batch this thread is submitting, if any: an attempt that ends inside
+ * submit (a spawn that fails) dispatches the next task from within it, and
+ * a job of 50,000 bad commands must not recurse 50,000 deep. */
+static _Thread_local rp__engine *batch_engine;
+static _Thread_local struct rp__task *batch_more, **batch_more_tail;
+
+static void
+batch_done(rp__engine *e)
+{
+    pthread_mutex_lock(&e->lock);
+    if (--e->batches == 0 && e->stopping)
+        pthread_cond_broadcast(&e->idle_cond);
+    pthread_mutex_unlock(&e->lock);
 }
 
 /* Lock NOT held. Reads ->next before submit: the attempt may end (and the
@@ -415,13 +454,42 @@ dispatch(rp__engine *e)
 static void
 run_batch(rp__engine *e, struct rp__task *t)
 {
+    rp__engine *outer;
+    struct rp__task *outer_more, **outer_tail;
+
+    if (t == NULL)
+        return;
+    if (batch_engine == e) {
+        /* Nested: the outer loop below submits these; it is counted. */
+        *batch_more_tail = t;
+        while (t->next != NULL)
+            t = t->next;
+        batch_more_tail = &t->next;
+        batch_done(e);
+        return;
+    }
+    outer = batch_engine;
+    outer_more = batch_more;
+    outer_tail = batch_more_tail;
+    batch_engine = e;
+    batch_more = NULL;
+    batch_more_tail = &batch_more;
     while (t != NULL) {
         struct rp__task *next = t->next;
         struct exec_slot *x = &e->exec[t->spec->kind];
         t->next = NULL;
         x->ops->submit(x->state, t);
         t = next;
+        if (t == NULL) {
+            t = batch_more;
+            batch_more = NULL;
+            batch_more_tail = &batch_more;
+        }
     }
+    batch_engine = outer;
+    batch_more = outer_more;
+    batch_more_tail = outer_tail;
+    batch_done(e);
 }
 
 /* ---- retries ---- */
@@ -487,8 +555,9 @@ retryable(const struct rp_task *spec, const struct rp__outcome *o)
         return true;
     switch (o->end) {
     case RP__END_SIGNALED:
-    case RP__END_LOST:
         return true;
+    case RP__END_LOST:
+        return false;                   /* it may well have succeeded */
     case RP__END_EXITED:
         return o->exit_code != 0 && spec->retry_on_exit;
     case RP__END_SPAWN_FAILED:
@@ -563,9 +632,9 @@ rp_submit_job(rp_pool *pool, rp_task *t, unsigned shards, rp_job_id *job_out,
         return RP_ERR_INVALID;
     }
     e = engine_of(pool);
-    pthread_mutex_lock(&e->lock);
+    enter(e);
     if (e->stopping) {
-        pthread_mutex_unlock(&e->lock);
+        leave(e);
         rp_task_free(t);
         return RP_ERR_SHUTDOWN;
     }
@@ -598,6 +667,8 @@ rp_submit_job(rp_pool *pool, rp_task *t, unsigned shards, rp_job_id *job_out,
     pthread_mutex_unlock(&e->lock);
     rp__task_spec_unref(t);            /* the builder's reference */
     run_batch(e, batch);
+    pthread_mutex_lock(&e->lock);
+    leave(e);
     return RP_OK;
 }
 
@@ -658,33 +729,35 @@ deadline_after(struct timespec *ts, int ms)
     }
 }
 
+/* Lock held. Whether task or job `id` is over; *gone if it is not known
+ * (any more: it may be forgotten while a woken waiter waits for the lock). */
 static bool
-task_final(const void *t)
+is_over(rp__engine *e, uint64_t id, bool job, bool *gone)
 {
-    return rp_task_state_is_final(((const struct rp__task *)t)->state);
+    if (job) {
+        const struct rp__job *j = (const struct rp__job *)idmap_get(&e->jobs, id);
+        *gone = j == NULL;
+        return j == NULL || job_done(j);
+    }
+    const struct rp__task *t = find_task(e, id);
+    *gone = t == NULL;
+    return t == NULL || rp_task_state_is_final(t->state);
 }
 
-static bool
-job_over(const void *job)
-{
-    return job_done(job);
-}
-
-/* Lock held. Sleeps until done(what), signalled by finish() for task or
- * job `id`, or until the timeout: RP_ERR_TIMEOUT then. `what` must stay
- * valid while it is not done: a task or job that is not final is never
- * forgotten. */
+/* Lock held. Sleeps until task or job `id` is over (finish() signals it),
+ * or until the timeout: RP_ERR_TIMEOUT then; RP_ERR_NOT_FOUND if it is not
+ * known. Callers look the record up again afterwards. */
 static rp_status
-sleep_until(rp__engine *e, uint64_t id, bool job, int timeout_ms,
-            bool (*done)(const void *), const void *what)
+sleep_until(rp__engine *e, uint64_t id, bool job, int timeout_ms)
 {
     struct timespec deadline;
     struct waiter me, **p;
     pthread_condattr_t attr;
     rp_status status = RP_OK;
+    bool gone;
 
-    if (done(what))
-        return RP_OK;
+    if (is_over(e, id, job, &gone))
+        return gone ? RP_ERR_NOT_FOUND : RP_OK;
     if (timeout_ms == 0)
         return RP_ERR_TIMEOUT;
     if (timeout_ms > 0)
@@ -697,15 +770,17 @@ sleep_until(rp__engine *e, uint64_t id, bool job, int timeout_ms,
     me.job = job;
     me.next = e->waiters;
     e->waiters = &me;
-    while (!done(what)) {
+    while (!is_over(e, id, job, &gone)) {
         if (timeout_ms < 0) {
             pthread_cond_wait(&me.cond, &e->lock);
         } else if (pthread_cond_timedwait(&me.cond, &e->lock, &deadline) == ETIMEDOUT &&
-                   !done(what)) {
+                   !is_over(e, id, job, &gone)) {
             status = RP_ERR_TIMEOUT;
             break;
         }
     }
+    if (status == RP_OK && gone)
+        status = RP_ERR_NOT_FOUND;
     for (p = &e->waiters; *p != &me; p = &(*p)->next)
         ;
     *p = me.next;
@@ -725,15 +800,15 @@ rp_wait(rp_pool *pool, rp_task_id id, int timeout_ms, rp_result **out)
     if (pool == NULL || out == NULL || timeout_ms < -1)
         return RP_ERR_INVALID;
     e = engine_of(pool);
-    pthread_mutex_lock(&e->lock);
-    t = find_task(e, id);
-    status = t == NULL ? RP_ERR_NOT_FOUND : sleep_until(e, id, false, timeout_ms, task_final, t);
+    enter(e);
+    status = sleep_until(e, id, false, timeout_ms);
     if (status == RP_OK) {
+        t = find_task(e, id);
         atomic_fetch_add_explicit(&t->result->refs, 1, memory_order_relaxed);
         *out = t->result;
         remember(e, t);
     }
-    pthread_mutex_unlock(&e->lock);
+    leave(e);
     return status;
 }
 
@@ -768,23 +843,26 @@ rp_cancel(rp_pool *pool, rp_task_id id)
 {
     rp__engine *e;
     struct rp__task *t;
-    struct exec_slot *x = NULL;
+    struct exec_slot *x;
     unsigned attempt = 0;
 
     if (pool == NULL)
         return RP_ERR_INVALID;
     e = engine_of(pool);
-    pthread_mutex_lock(&e->lock);
+    enter(e);
     t = find_task(e, id);
     if (t == NULL) {
-        pthread_mutex_unlock(&e->lock);
+        leave(e);
         return RP_ERR_NOT_FOUND;
     }
-    if (cancel_locked(e, t, &attempt))
+    /* The executor is told under the lock (it only posts to its loop), so
+     * that it cannot be stopping under us; once the engine stops, it has
+     * cancelled every attempt itself. */
+    if (cancel_locked(e, t, &attempt) && !e->stopping) {
         x = &e->exec[t->spec->kind];
-    pthread_mutex_unlock(&e->lock);
-    if (x != NULL)
         x->ops->cancel(x->state, id, attempt);
+    }
+    leave(e);
     return RP_OK;
 }
 
@@ -815,13 +893,13 @@ task_lookup(rp_pool *pool, rp_task_id id, rp_task_state *state, rp_job_id *job)
     rp__engine *e = engine_of(pool);
     struct rp__task *t;
 
-    pthread_mutex_lock(&e->lock);
+    enter(e);
     t = find_task(e, id);
     if (t != NULL && state != NULL)
         *state = (rp_task_state)t->state;
     if (t != NULL && job != NULL)
         *job = t->job->node.id;
-    pthread_mutex_unlock(&e->lock);
+    leave(e);
     return t != NULL ? RP_OK : RP_ERR_NOT_FOUND;
 }
 
@@ -890,11 +968,11 @@ rp_job_get(rp_pool *pool, rp_job_id id, rp_job_info *out)
     if (pool == NULL || out == NULL)
         return RP_ERR_INVALID;
     e = engine_of(pool);
-    pthread_mutex_lock(&e->lock);
+    enter(e);
     job = (struct rp__job *)idmap_get(&e->jobs, id);
     if (job != NULL)
         job_info(job, out);
-    pthread_mutex_unlock(&e->lock);
+    leave(e);
     return job != NULL ? RP_OK : RP_ERR_NOT_FOUND;
 }
 
@@ -908,12 +986,12 @@ rp_job_wait(rp_pool *pool, rp_job_id id, int timeout_ms, rp_job_info *out)
     if (pool == NULL || timeout_ms < -1)
         return RP_ERR_INVALID;
     e = engine_of(pool);
-    pthread_mutex_lock(&e->lock);
+    enter(e);
+    status = sleep_until(e, id, true, timeout_ms);
     job = (struct rp__job *)idmap_get(&e->jobs, id);
-    status = job == NULL ? RP_ERR_NOT_FOUND : sleep_until(e, id, true, timeout_ms, job_over, job);
     if (job != NULL && out != NULL)
         job_info(job, out);
-    pthread_mutex_unlock(&e->lock);
+    leave(e);
     return status;
 }
 
@@ -928,15 +1006,15 @@ rp_cancel_job(rp_pool *pool, rp_job_id id)
     if (pool == NULL)
         return RP_ERR_INVALID;
     e = engine_of(pool);
-    pthread_mutex_lock(&e->lock);
+    enter(e);
     job = (struct rp__job *)idmap_get(&e->jobs, id);
     if (job == NULL) {
-        pthread_mutex_unlock(&e->lock);
+        leave(e);
         return RP_ERR_NOT_FOUND;
     }
     first = job->first_task;
     total = job->total;
-    pthread_mutex_unlock(&e->lock);
+    leave(e);
     /* A job's tasks have consecutive ids; those already forgotten are
      * final anyway. */
     for (unsigned i = 0; i < total; i++)
@@ -951,9 +1029,16 @@ rp_subscribe(rp_pool *pool, rp_subscription **out)
 {
     if (out != NULL)
         *out = NULL;
+    rp__engine *e;
+    rp_status status;
+
     if (pool == NULL || out == NULL)
         return RP_ERR_INVALID;
-    return rp__bus_subscribe(engine_of(pool)->bus, out);
+    e = engine_of(pool);
+    enter(e);
+    status = rp__bus_subscribe(e->bus, out);
+    leave(e);
+    return status;
 }
 
 /* ---- life cycle ---- */
@@ -961,7 +1046,7 @@ rp_subscribe(rp_pool *pool, rp_subscription **out)
 void
 rp__engine_stats(rp__engine *e, rp_stats *out)
 {
-    pthread_mutex_lock(&e->lock);
+    enter(e);
     out->queued = e->now_queued;
     out->running = e->now_running;
     out->succeeded = e->ended[RP_TASK_SUCCEEDED];
@@ -969,7 +1054,7 @@ rp__engine_stats(rp__engine *e, rp_stats *out)
     out->cancelled = e->ended[RP_TASK_CANCELLED];
     out->timed_out = e->ended[RP_TASK_TIMED_OUT];
     out->retried = e->retried;
-    pthread_mutex_unlock(&e->lock);
+    leave(e);
 }
 
 rp_status
@@ -1035,6 +1120,10 @@ rp__engine_stop(rp__engine *e)
         queue_unlink(&e->retry_wait, t);
         finish(e, t, RP_TASK_CANCELLED, NULL);
     }
+    /* Nothing is dispatched from now on; let the batches already taken
+     * reach their executors before those stop. */
+    while (e->batches != 0)
+        pthread_cond_wait(&e->idle_cond, &e->lock);
     pthread_mutex_unlock(&e->lock);
     /* Kills and reaps every process; their outcomes arrive while stopping,
      * so none is retried. Function tasks finish as the scheduler drains. */
@@ -1049,6 +1138,12 @@ rp__engine_free(rp__engine *e)
 {
     if (e == NULL)
         return;
+    /* Every task is final by now, so every waiter has been signalled; let
+     * the calls in flight get out before their memory goes. */
+    pthread_mutex_lock(&e->lock);
+    while (e->callers != 0)
+        pthread_cond_wait(&e->idle_cond, &e->lock);
+    pthread_mutex_unlock(&e->lock);
     e->exec[RP__KIND_FUNCTION].ops->stop(e->exec[RP__KIND_FUNCTION].state);
     rp__bus_close(e->bus);
     rp__bus_unref(e->bus);

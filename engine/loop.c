@@ -214,13 +214,15 @@ rp__loop_post(rp__loop *loop, rp__loop_fn fn, void *arg)
     else
         loop->posted_head = p;
     loop->posted_tail = p;
-    pthread_mutex_unlock(&loop->lock);
+    /* Written under the lock: once the lock is let go, the closure may run
+     * and its owner free the loop, eventfd and all. */
     if (was_empty) {
         uint64_t one = 1;
         /* EAGAIN means the counter is already non-zero: awake anyway. */
         while (write(loop->wakefd, &one, sizeof one) < 0 && errno == EINTR)
             ;
     }
+    pthread_mutex_unlock(&loop->lock);
 }
 
 /* Runs the closures posted so far; returns false once asked to stop. */

@@ -15,6 +15,8 @@
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -1757,6 +1759,93 @@ queued_tasks_start_by_priority(void)
 
 /* ================================= shutdown ================================= */
 
+/* Every spawn fails at once, and each failure frees the slot for the next
+ * shard from inside the submit: that must loop, not recurse. Submitted from
+ * a function task on a 256 KiB worker stack, where 300 such shards once
+ * overflowed it. */
+struct bad_job {
+    rp_pool *pool;
+    unsigned shards;
+    rp_job_id job;
+    rp_status status;
+};
+
+static int
+submit_bad_job(void *arg)
+{
+    struct bad_job *b = arg;
+
+    b->status = rp_submit_job(b->pool, rp_task_new("/nonexistent/rp-test-binary"), b->shards,
+                              &b->job, NULL);
+    return 0;
+}
+
+static void
+a_job_of_unstartable_shards_fails_without_recursing(void)
+{
+    struct bad_job b = { .shards = 3000 / rp_test_slowdown() };
+    rp_pool_config cfg;
+    rp_job_info info;
+    rp_result *r = NULL;
+
+    rp_pool_config_init(&cfg);
+    cfg.cpu_workers = 2;
+    cfg.worker_stack_size = 256 << 10;
+    CU_ASSERT_EQUAL_FATAL(rp_pool_create(&cfg, &b.pool), RP_OK);
+    r = run(b.pool, rp_task_new_fn(submit_bad_job, &b));
+    CU_ASSERT_TRUE(rp_result_is_success(r));
+    rp_result_free(r);
+    CU_ASSERT_EQUAL_FATAL(b.status, RP_OK);
+    CU_ASSERT_EQUAL(rp_job_wait(b.pool, b.job, WAIT_MS, &info), RP_OK);
+    CU_ASSERT_EQUAL(info.count[RP_TASK_FAILED], b.shards);
+    CU_ASSERT_EQUAL(info.state, RP_TASK_FAILED);
+    assert_pool_still_runs(b.pool);
+    rp_pool_shutdown(b.pool);
+}
+
+struct blocked_wait {
+    rp_pool *pool;
+    rp_task_id id;
+    _Atomic bool waiting;
+    rp_status status;
+    rp_task_state state;
+};
+
+static void *
+wait_forever(void *arg)
+{
+    struct blocked_wait *b = arg;
+    rp_result *r = NULL;
+
+    atomic_store(&b->waiting, true);
+    b->status = rp_wait(b->pool, b->id, -1, &r);
+    b->state = rp_result_state(r);
+    rp_result_free(r);
+    return NULL;
+}
+
+/* A thread blocked in rp_wait when another shuts the pool down gets the
+ * CANCELLED result, and shutdown frees nothing under it (run under ASan). */
+static void
+a_waiter_blocked_across_shutdown_gets_its_result(void)
+{
+    for (int round = 0; round < 20; round++) {
+        struct blocked_wait b = { .pool = make_pool(0) };
+        pthread_t thread;
+
+        b.id = submit(b.pool, sh_task("exec sleep 30"));
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&thread, NULL, wait_forever, &b), 0);
+        while (!atomic_load(&b.waiting))
+            sched_yield();
+        if (round % 2 == 0)
+            usleep(2000);               /* half the time, surely asleep in rp_wait */
+        rp_pool_shutdown(b.pool);
+        pthread_join(thread, NULL);
+        CU_ASSERT_EQUAL(b.status, RP_OK);
+        CU_ASSERT_EQUAL(b.state, RP_TASK_CANCELLED);
+    }
+}
+
 static void
 shutdown_cancels_running_and_queued_tasks(void)
 {
@@ -1899,6 +1988,10 @@ static const rp_test_case cases[] = {
     { "ids_are_unique_and_increasing", ids_are_unique_and_increasing },
     { "waited_results_are_kept_then_forgotten", waited_results_are_kept_then_forgotten },
     { "queued_tasks_start_by_priority", queued_tasks_start_by_priority },
+    { "a_job_of_unstartable_shards_fails_without_recursing",
+      a_job_of_unstartable_shards_fails_without_recursing },
+    { "a_waiter_blocked_across_shutdown_gets_its_result",
+      a_waiter_blocked_across_shutdown_gets_its_result },
     { "shutdown_cancels_running_and_queued_tasks", shutdown_cancels_running_and_queued_tasks },
     { "resource_limits_apply", resource_limits_apply },
     { NULL, NULL },

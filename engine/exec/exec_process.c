@@ -419,6 +419,8 @@ forked_child(const struct rp_task *spec, const struct pipes *p, int devnull, con
     sigset_t none;
     int err;
 
+    /* Every signal is blocked (spawn_forked): reset the handlers first, so
+     * that none of the host's runs here, then open the mask. */
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     for (int s = 1; s < NSIG; s++)
@@ -459,6 +461,7 @@ spawn_forked(const struct rp_task *spec, const struct pipes *p, int devnull, cha
 {
     char *path = NULL;
     int errpipe[2], err, child_err = 0;
+    sigset_t all, old;
     ssize_t got;
 
     err = resolve_path(spec->argv[0], &path);
@@ -469,10 +472,27 @@ spawn_forked(const struct rp_task *spec, const struct pipes *p, int devnull, cha
         free(path);
         return err;
     }
+    /* Above 2 like the other pipes: the child's dup2 onto 0-2 must not
+     * replace the pipe that reports its exec failure. */
+    errpipe[0] = lift_fd(errpipe[0]);
+    errpipe[1] = lift_fd(errpipe[1]);
+    if (errpipe[0] < 0 || errpipe[1] < 0) {
+        err = EMFILE;
+        if (errpipe[0] >= 0)
+            close(errpipe[0]);
+        if (errpipe[1] >= 0)
+            close(errpipe[1]);
+        free(path);
+        return err;
+    }
+    /* No host signal handler may run in the child before it resets them. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     *pid = fork();
     if (*pid == 0)
         forked_child(spec, p, devnull, path, envp, errpipe[1]);
     err = *pid < 0 ? errno : 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     close(errpipe[1]);
     if (err == 0) {
         setpgid(*pid, *pid);             /* also here: no race with killpg */

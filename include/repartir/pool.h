@@ -50,7 +50,10 @@ RP_API void rp_pool_config_init(rp_pool_config *cfg);
 RP_API rp_status rp_pool_create(const rp_pool_config *cfg, rp_pool **out /* OUT */);
 
 /* Stops accepting new top-level work (rp_submit, rp_pool_run, rp_pool_post
- * from other threads then return RP_ERR_SHUTDOWN). Tasks (task.h) still
+ * from other threads then return RP_ERR_SHUTDOWN). Calls already in
+ * progress in other threads when it begins finish safely before it returns
+ * (a thread in rp_wait gets its task's CANCELLED result); no call may
+ * begin after it began. Tasks (task.h) still
  * queued end CANCELLED; running processes are cancelled (SIGTERM to their
  * process group, SIGKILL after the grace period) and reaped before it
  * returns. Results already handed out stay valid until rp_result_free.

@@ -69,7 +69,10 @@ RP_API rp_task *rp_task_new(const char *binary);
 /* A function task: fn(arg) runs on a pool worker; its return value is the
  * exit code (0 = success). Function tasks cannot be interrupted: a running
  * one is not stopped by rp_cancel (it still ends CANCELLED) and they take
- * no timeout. NULL if fn is NULL. */
+ * no timeout. At most cpu_workers run at once, so a function task must not
+ * rp_wait for another function task: when every slot holds such a waiter,
+ * none of the tasks they wait for can start (use rp_group_spawn/wait for
+ * fork/join inside the pool). NULL if fn is NULL. */
 typedef int (*rp_task_fn)(void *arg);
 RP_API rp_task *rp_task_new_fn(rp_task_fn fn, void *arg);
 
