@@ -1803,6 +1803,29 @@ a_job_of_unstartable_shards_fails_without_recursing(void)
     rp_pool_shutdown(b.pool);
 }
 
+/* A host that ignores SIGCHLD has its children reaped by the kernel: the
+ * exit status is gone. The task fails saying so, is not retried (it may
+ * have succeeded), and the pool goes on. */
+static void
+children_reaped_by_the_host_fail_clearly(void)
+{
+    rp_pool *pool = make_pool(0);
+    struct sigaction ignore = { .sa_handler = SIG_IGN }, old;
+    rp_task *t = rp_task_new("/bin/true");
+    rp_result *r;
+
+    CU_ASSERT_EQUAL(rp_task_set_retries(t, 3), RP_OK);
+    CU_ASSERT_EQUAL_FATAL(sigaction(SIGCHLD, &ignore, &old), 0);
+    r = run(pool, t);
+    sigaction(SIGCHLD, &old, NULL);
+    CU_ASSERT_EQUAL(rp_result_state(r), RP_TASK_FAILED);
+    CU_ASSERT_EQUAL(rp_result_attempts(r), 1);
+    CU_ASSERT_TRUE(contains(rp_result_error(r), "exit status lost"));
+    rp_result_free(r);
+    assert_pool_still_runs(pool);
+    rp_pool_shutdown(pool);
+}
+
 struct blocked_wait {
     rp_pool *pool;
     rp_task_id id;
@@ -1990,6 +2013,7 @@ static const rp_test_case cases[] = {
     { "queued_tasks_start_by_priority", queued_tasks_start_by_priority },
     { "a_job_of_unstartable_shards_fails_without_recursing",
       a_job_of_unstartable_shards_fails_without_recursing },
+    { "children_reaped_by_the_host_fail_clearly", children_reaped_by_the_host_fail_clearly },
     { "a_waiter_blocked_across_shutdown_gets_its_result",
       a_waiter_blocked_across_shutdown_gets_its_result },
     { "shutdown_cancels_running_and_queued_tasks", shutdown_cancels_running_and_queued_tasks },

@@ -56,6 +56,10 @@
 
 #include "engine/alloc.h"
 
+#ifndef P_PIDFD
+#define P_PIDFD 3                       /* Linux 5.4; glibc 2.36 has it */
+#endif
+
 #define DRAIN_MS 1000u
 /* Output pipes are watched only once a task has run this long: a short
  * task's output (a pipe holds 64 KiB) is read in one go when it exits,
@@ -681,14 +685,23 @@ static void
 on_exit_event(void *arg, uint32_t revents)
 {
     struct child *c = arg;
-    pid_t got;
+    siginfo_t info;
+    long rc;
 
     (void)revents;
     if (c->exited)
         return;
-    stop_watch(c, &c->w_pid);
     c->exited = true;
     c->exited_ns = rp__now_ns();
+    /* Everything goes through the pidfd, never the pid: if the host reaped
+     * our child (a waitpid(-1) of its own), the pid may already name
+     * another process, but the pidfd still names ours. First look without
+     * reaping: is it our zombie? */
+    memset(&info, 0, sizeof info);
+    do
+        rc = syscall(SYS_waitid, P_PIDFD, c->w_pid.fd, &info, WEXITED | WNOWAIT, NULL);
+    while (rc < 0 && errno == EINTR);
+    c->status_lost = rc < 0 || info.si_pid == 0;
     /* The main process is a zombie: its pid still names the group, so this
      * reaches only what it left behind. Killed first, so the drain below
      * cannot be fed for ever. */
@@ -697,11 +710,20 @@ on_exit_event(void *arg, uint32_t revents)
         drain(c, &c->w_out, &c->out, READS_PER_EVENT);
     if (c->w_err.fd >= 0)
         drain(c, &c->w_err, &c->err, READS_PER_EVENT);
-    do
-        got = wait4(c->pid, &c->wstatus, 0, &c->ru);
-    while (got < 0 && errno == EINTR);
-    if (got != c->pid)
-        c->status_lost = true;           /* reaped by someone else (SIGCHLD ignored?) */
+    if (!c->status_lost) {
+        /* The raw call: its fifth argument gives the rusage of the child. */
+        memset(&info, 0, sizeof info);
+        do
+            rc = syscall(SYS_waitid, P_PIDFD, c->w_pid.fd, &info, WEXITED, &c->ru);
+        while (rc < 0 && errno == EINTR);
+        if (rc < 0 || info.si_pid == 0)
+            c->status_lost = true;
+        else if (info.si_code == CLD_EXITED)
+            c->wstatus = W_EXITCODE(info.si_status, 0);
+        else
+            c->wstatus = W_EXITCODE(0, info.si_status);
+    }
+    stop_watch(c, &c->w_pid);
     stop_watch(c, &c->w_in);
     rp__loop_timer_stop(c->x->loop, &c->pipe_timer);
     if (c->w_out.fd >= 0 || c->w_err.fd >= 0) {
@@ -852,7 +874,7 @@ proc_submit(void *state, struct rp__task *t)
     started = rp__now_ns();
     if (!x->have_pidfd) {
         report_spawn_failure(x, t, started,
-                             rp_xstrdup("process tasks need pidfd_open (Linux 5.3 or later)"));
+                             rp_xstrdup("process tasks need pidfds (Linux 5.4 or later)"));
         return;
     }
     if ((spec->stdin_len != 0 && (err = make_pipe(p.in, true)) != 0) ||
@@ -958,8 +980,15 @@ proc_start(rp__engine *e, void **state)
      * for fork/join and function tasks is still useful. */
     probe = (int)syscall(SYS_pidfd_open, getpid(), 0);
     x->have_pidfd = probe >= 0;
-    if (probe >= 0)
+    if (probe >= 0) {
+        /* waitid(P_PIDFD) came a release later (5.4): on ourselves it says
+         * ECHILD when known, EINVAL when not. */
+        siginfo_t info;
+        if (syscall(SYS_waitid, P_PIDFD, probe, &info, WEXITED | WNOHANG, NULL) < 0 &&
+            errno == EINVAL)
+            x->have_pidfd = false;
         close(probe);
+    }
     x->devnull = lift_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
     if (x->devnull < 0) {
         free(x);
