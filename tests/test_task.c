@@ -1821,6 +1821,8 @@ children_reaped_by_the_host_fail_clearly(void)
     CU_ASSERT_EQUAL(rp_result_state(r), RP_TASK_FAILED);
     CU_ASSERT_EQUAL(rp_result_attempts(r), 1);
     CU_ASSERT_TRUE(contains(rp_result_error(r), "exit status lost"));
+    if (!contains(rp_result_error(r), "exit status lost"))
+        fprintf(stderr, "\n    error: %s\n", rp_result_error(r));
     rp_result_free(r);
     assert_pool_still_runs(pool);
     rp_pool_shutdown(pool);

@@ -61,6 +61,8 @@
 #endif
 
 #define DRAIN_MS 1000u
+#define STATUS_LOST "exit status lost: the process was reaped outside repartir " \
+                    "(is SIGCHLD ignored?)"
 /* Output pipes are watched only once a task has run this long: a short
  * task's output (a pipe holds 64 KiB) is read in one go when it exits,
  * which saves two wake-ups of the loop per task. A longer or chattier task
@@ -765,8 +767,7 @@ child_maybe_done(struct child *c)
     memset(&o, 0, sizeof o);
     if (c->status_lost) {
         o.end = RP__END_LOST;
-        o.error = rp_xstrdup("exit status lost: the process was reaped outside repartir "
-                             "(is SIGCHLD ignored?)");
+        o.error = rp_xstrdup(STATUS_LOST);
     } else if (WIFEXITED(c->wstatus)) {
         o.end = RP__END_EXITED;
         o.exit_code = WEXITSTATUS(c->wstatus);
@@ -838,19 +839,27 @@ adopt(void *arg)
 
 /* ---- the vtable ---- */
 
+/* An attempt that ends before the loop ever followed it. */
 static void
-report_spawn_failure(struct proc_exec *x, struct rp__task *t, uint64_t started, char *error)
+report_end(struct proc_exec *x, struct rp__task *t, uint64_t started, enum rp__end end,
+           char *error)
 {
     struct rp__outcome o;
 
     memset(&o, 0, sizeof o);
-    o.end = RP__END_SPAWN_FAILED;
+    o.end = end;
     o.exit_code = -1;
     o.started_ns = started;
     o.ended_ns = rp__now_ns();
     o.error = error;
     rp__engine_attempt_done(x->e, t, &o);
     live_done(x);
+}
+
+static void
+report_spawn_failure(struct proc_exec *x, struct rp__task *t, uint64_t started, char *error)
+{
+    report_end(x, t, started, RP__END_SPAWN_FAILED, error);
 }
 
 static void
@@ -896,8 +905,16 @@ proc_submit(void *state, struct rp__task *t)
         return;
     }
     pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0 && errno == ESRCH) {
+        /* Already exited and reaped by someone else (a host that ignores
+         * SIGCHLD has the kernel do it): the pid is free, touch it no more. */
+        close_pipes(&p, true);
+        report_end(x, t, started, RP__END_LOST, rp_xstrdup(STATUS_LOST));
+        return;
+    }
     if (pidfd < 0) {
-        /* Out of fds: we could not follow it, so end it now. */
+        /* Out of fds: we could not follow it, so end it now (it has not
+         * been reaped: ESRCH aside, the pid is still our child's). */
         char buf[128];
         snprintf(buf, sizeof buf, "cannot watch the process: %s", strerrordesc_np(errno));
         kill(-pid, SIGKILL);
