@@ -46,6 +46,29 @@ rp_test_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+rp_pool *
+rp_test_pool(int workers, size_t stack, unsigned max_processes)
+{
+    rp_pool_config cfg;
+    rp_pool *pool = NULL;
+
+    rp_pool_config_init(&cfg);
+    cfg.cpu_workers = workers;
+    cfg.worker_stack_size = stack;
+    cfg.max_processes = max_processes;
+    CU_ASSERT_EQUAL_FATAL(rp_pool_create(&cfg, &pool), RP_OK);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+    return pool;
+}
+
+void
+rp_test_sleep_ms(unsigned ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+    nanosleep(&ts, NULL);
+}
+
 int
 rp_test_thread_count(void)
 {

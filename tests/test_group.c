@@ -18,24 +18,9 @@
 static rp_pool *
 make_pool(int workers, size_t stack)
 {
-    rp_pool_config cfg;
-    rp_pool *pool = NULL;
-
-    rp_pool_config_init(&cfg);
-    cfg.cpu_workers = workers;
-    cfg.worker_stack_size = stack;
-    CU_ASSERT_EQUAL_FATAL(rp_pool_create(&cfg, &pool), RP_OK);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
-    return pool;
+    return rp_test_pool(workers, stack, 0);
 }
 
-static void
-sleep_ms(unsigned ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-    nanosleep(&ts, NULL);
-}
 
 /* ---- fib ---- */
 
@@ -334,7 +319,7 @@ slow_child(void *arg)
     h->ran_on = pthread_self();
     atomic_store(&h->started, true);
     if (h->sleep_ms)
-        sleep_ms(h->sleep_ms);
+        rp_test_sleep_ms(h->sleep_ms);
     atomic_store(&h->finished, true);
 }
 
@@ -368,14 +353,14 @@ spawned_work_wakes_an_idle_worker(void)
     rp_pool *pool = make_pool(2, 0);
     rp_stats st;
 
-    sleep_ms(20);                 /* let the second worker park */
+    rp_test_sleep_ms(20);                 /* let the second worker park */
     for (int rep = 0; rep < 5; rep++) {
         struct handoff_parent p = { .child.sleep_ms = 0 };
         CU_ASSERT_EQUAL(rp_pool_run(pool, handoff_parent, &p), RP_OK);
         CU_ASSERT_TRUE(p.stolen);
         CU_ASSERT_TRUE(p.other_thread);
         CU_ASSERT_TRUE(p.finished_at_return);
-        sleep_ms(5);
+        rp_test_sleep_ms(5);
     }
     CU_ASSERT_EQUAL(rp_pool_stats(pool, &st), RP_OK);
     CU_ASSERT(st.steals >= 5);
@@ -505,7 +490,7 @@ relay_child(void *arg)
 
     atomic_store(&r->child_started, true);
     while (!atomic_load(&r->posted_started) && rp_test_now() < give_up)
-        sleep_ms(1);
+        rp_test_sleep_ms(1);
     r->child_saw_post = atomic_load(&r->posted_started);
 }
 
@@ -551,8 +536,8 @@ a_waiting_worker_takes_new_top_level_work(void)
         atomic_init(&r.posted_started, false);
         CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, relay_main, &rr), 0);
         while (!atomic_load(&r.child_started) && rp_test_now() < give_up)
-            sleep_ms(1);
-        sleep_ms(5);                    /* let the parent park */
+            rp_test_sleep_ms(1);
+        rp_test_sleep_ms(5);                    /* let the parent park */
         /* Both workers are taken: one waits, one runs the child. The
          * waiting one must run this, or the child never finishes. */
         CU_ASSERT_EQUAL(rp_pool_post(pool, RP_PRIORITY_NORMAL, posted_task, &r), RP_OK);

@@ -18,22 +18,9 @@
 static rp_pool *
 make_pool(int workers)
 {
-    rp_pool_config cfg;
-    rp_pool *pool = NULL;
-
-    rp_pool_config_init(&cfg);
-    cfg.cpu_workers = workers;
-    CU_ASSERT_EQUAL_FATAL(rp_pool_create(&cfg, &pool), RP_OK);
-    return pool;
+    return rp_test_pool(workers, 0, 0);
 }
 
-static void
-sleep_ms(unsigned ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-    nanosleep(&ts, NULL);
-}
 
 static void
 count_task(void *arg)
@@ -271,7 +258,7 @@ drain_task(void *arg)
 {
     struct drain *d = arg;
 
-    sleep_ms(1);
+    rp_test_sleep_ms(1);
     atomic_fetch_add(&d->ran, 1);
     /* By now shutdown has begun: new work must be refused, cleanly. */
     if (rp_pool_post(d->pool, RP_PRIORITY_NORMAL, count_task, &d->ran) == RP_ERR_SHUTDOWN)
@@ -294,7 +281,7 @@ open_when_refused(void *arg)
 
     while (rp_pool_post(op->pool, RP_PRIORITY_LOW, count_task, &op->probes) == RP_OK) {
         op->accepted++;
-        sleep_ms(1);
+        rp_test_sleep_ms(1);
     }
     gate_open(op->gate);
     return NULL;
@@ -467,7 +454,7 @@ idle_workers_park(void)
         asleep = count_workers_in_state('S', &total);
         if (asleep == 2)
             break;
-        sleep_ms(10);
+        rp_test_sleep_ms(10);
     }
     CU_ASSERT_EQUAL(total, 2);
     CU_ASSERT_EQUAL(asleep, 2);

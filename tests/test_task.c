@@ -37,26 +37,11 @@
 
 /* ---- helpers ---- */
 
+/* Two workers; max_processes 0 means two processes at once. */
 static rp_pool *
 make_pool(unsigned max_processes)
 {
-    rp_pool_config cfg;
-    rp_pool *pool = NULL;
-
-    rp_pool_config_init(&cfg);
-    cfg.cpu_workers = 2;
-    cfg.max_processes = max_processes;
-    CU_ASSERT_EQUAL_FATAL(rp_pool_create(&cfg, &pool), RP_OK);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
-    return pool;
-}
-
-static void
-sleep_ms(unsigned ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-    nanosleep(&ts, NULL);
+    return rp_test_pool(2, 0, max_processes);
 }
 
 /* A time bound for something that takes `plain` seconds in a plain build:
@@ -163,7 +148,7 @@ wait_state(rp_pool *pool, rp_task_id id, rp_task_state want, double seconds)
     do {
         if (rp_task_status(pool, id, &s) == RP_OK && s == want)
             return true;
-        sleep_ms(2);
+        rp_test_sleep_ms(2);
     } while (rp_test_now() < give_up);
     return false;
 }
@@ -315,7 +300,7 @@ wait_procs(proc_match match, const void *ctx, int want, double seconds)
     do {
         if (scan_procs(match, ctx, 0) == want)
             return true;
-        sleep_ms(10);
+        rp_test_sleep_ms(10);
     } while (rp_test_now() < give_up);
     return false;
 }
@@ -1061,7 +1046,7 @@ cancel_of_a_queued_task_never_runs_it(void)
     CU_ASSERT_EQUAL(rp_result_state(r), RP_TASK_CANCELLED);
     rp_result_free(r);
     assert_pool_still_runs(pool);                  /* the slot came back */
-    sleep_ms(100);
+    rp_test_sleep_ms(100);
     CU_ASSERT_FALSE(file_exists(dir, "ran"));
     CU_ASSERT_EQUAL(rp_pool_stats(pool, &st), RP_OK);
     CU_ASSERT_EQUAL(st.cancelled, 2);
@@ -1446,7 +1431,7 @@ probe_fn(void *arg)
 
     atomic_store(&p->entered, 1);
     while (!atomic_load(&p->open))
-        sleep_ms(1);
+        rp_test_sleep_ms(1);
     atomic_store(&p->finished, 1);
     return 0;
 }
@@ -1486,7 +1471,7 @@ function_tasks_run_on_the_pool(void)
     id = submit(pool, rp_task_new_fn(probe_fn, &probe));
     give_up = rp_test_now() + bound(5);
     while (!atomic_load(&probe.entered) && rp_test_now() < give_up)
-        sleep_ms(1);
+        rp_test_sleep_ms(1);
     CU_ASSERT_TRUE_FATAL(atomic_load(&probe.entered));
     CU_ASSERT_EQUAL(rp_cancel(pool, id), RP_OK);
     atomic_store(&probe.open, 1);

@@ -10,6 +10,8 @@
 
 #include <CUnit/CUnit.h>
 
+#include <repartir.h>
+
 typedef struct {
     const char *name;
     void (*fn)(void);
@@ -40,6 +42,14 @@ unsigned rp_test_slowdown(void);
 
 /* Monotonic seconds. */
 double rp_test_now(void);
+
+/* A pool for a test: `workers` workers, `stack` bytes of stack each (0 =
+ * the default), `max_processes` (0 = one per worker). A failure to create
+ * it fails the test at once. */
+rp_pool *rp_test_pool(int workers, size_t stack, unsigned max_processes);
+
+/* Sleeps ms milliseconds. */
+void rp_test_sleep_ms(unsigned ms);
 
 /* Number of threads of this process (from /proc/self/status). */
 int rp_test_thread_count(void);
