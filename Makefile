@@ -52,16 +52,18 @@ ALL_CPPFLAGS := -D_GNU_SOURCE -DRP_VERSION='"$(VERSION)"' -Iinclude -I. $(CPPFLA
 ALL_CFLAGS   := -std=c17 $(WARN) -fPIC -fvisibility=hidden -pthread -MMD -MP \
                 $(SAN_FLAGS) $(CFLAGS)
 ALL_LDFLAGS  := -pthread $(SAN_FLAGS) $(LDFLAGS)
-LIBS         := -lm
+LIBS          = -lm $(STORE_LIBS)
 
 CUNIT_CFLAGS = $(shell $(PKG_CONFIG) --cflags cunit)
 CUNIT_LIBS   = $(shell $(PKG_CONFIG) --libs cunit)
 TBB_CFLAGS   = $(shell $(PKG_CONFIG) --cflags tbb)
 TBB_LIBS     = $(shell $(PKG_CONFIG) --libs tbb)
+STORE_CFLAGS = $(shell $(PKG_CONFIG) --cflags sqlite3 libzstd libcrypto)
+STORE_LIBS   = $(shell $(PKG_CONFIG) --libs sqlite3 libzstd libcrypto)
 CJSON_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcjson)
 CJSON_LIBS   = $(shell $(PKG_CONFIG) --libs libcjson)
 
-LIB_SRCS   := $(wildcard engine/*.c engine/sched/*.c engine/exec/*.c)
+LIB_SRCS   := $(wildcard engine/*.c engine/sched/*.c engine/exec/*.c ckpt/*.c)
 CLI_SRCS   := $(wildcard cli/*.c)
 TEST_SRCS  := $(wildcard tests/*.c)
 BENCH_COMMON := bench/common.c
@@ -79,11 +81,12 @@ TEST_BIN   := $(BUILD)/tests/run_tests
 
 # Benchmarks: each program runs ours and its anchors, in child processes,
 # in the same run (bench/README.md).
-BENCHES := fib pfor idle spawn
+BENCHES := fib pfor idle spawn ckpt
 bench_fib_srcs  := bench/bench_fib.c bench/anchors/fib_omp.c bench/anchors/fib_tbb.cpp
 bench_pfor_srcs := bench/bench_pfor.c bench/anchors/pfor_omp.c
 bench_idle_srcs := bench/bench_idle.c bench/anchors/idle_omp.c bench/anchors/idle_tbb.cpp
 bench_spawn_srcs := bench/bench_spawn.c
+bench_ckpt_srcs := bench/bench_ckpt.c
 BENCH_BINS := $(addprefix $(BUILD)/bench/bench_,$(BENCHES))
 
 .PHONY: FORCE all run test check check-concurrent check-integration bench bench-build \
@@ -170,6 +173,7 @@ $(TEST_BIN): $(TEST_OBJS) $(STATIC_LIB)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJS) $(STATIC_LIB) $(CUNIT_LIBS) $(LIBS)
 
 $(BUILD)/obj/tests/%.o: ALL_CPPFLAGS += $(CUNIT_CFLAGS)
+$(BUILD)/obj/ckpt/%.o: ALL_CPPFLAGS += $(STORE_CFLAGS)
 
 # Benchmarks and their anchors: OpenMP and oneTBB only here.
 $(BUILD)/obj/bench/%.o: ALL_CFLAGS += -fopenmp

@@ -13,5 +13,6 @@
 #include "repartir/common.h"
 #include "repartir/pool.h"
 #include "repartir/task.h"
+#include "repartir/ckpt.h"
 
 #endif /* REPARTIR_H */

@@ -30,7 +30,8 @@ typedef struct {
     X(deque)              \
     X(group)              \
     X(pool)               \
-    X(task)
+    X(task)               \
+    X(ckpt)
 
 #define RP__TEST_DECLARE(name) extern const rp_test_suite rp_test_suite_##name;
 RP_TEST_SUITES(RP__TEST_DECLARE)

@@ -17,6 +17,9 @@ PACKAGES=(
   "libtbb-dev         oneTBB, the anchor the scheduler is measured against"
   "libgomp1           OpenMP runtime, the other scheduler anchor"
   "libcjson-dev       JSON for the CLI's --json output (and, later, the protocol)"
+  "libsqlite3-dev     the state store's index (SQLite, WAL mode)"
+  "libzstd-dev        compression of checkpoint blobs"
+  "libssl-dev         SHA-256 of checkpoints (libcrypto); TLS later"
   "parallel           GNU parallel, an anchor of the process-spawn benchmark"
 )
 

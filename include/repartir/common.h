@@ -32,7 +32,9 @@ extern "C" {
                   "maps or limits)")                                          \
     X(ERR_UNSUPPORTED, "not supported by this build")                         \
     X(ERR_TIMEOUT, "timed out")                                               \
-    X(ERR_NOT_FOUND, "not found")
+    X(ERR_NOT_FOUND, "not found")                                             \
+    X(ERR_IO, "input/output error (disk full, read-only, or failing)")        \
+    X(ERR_CORRUPT, "stored data is damaged")
 
 typedef enum rp_status {
 #define RP__STATUS_ENUM(name, text) RP_##name,

@@ -31,7 +31,8 @@ cc -std=c17 -Wall -Wextra -Werror $(pkg-config --cflags repartir) "$TMPDIR/use.c
    -o "$TMPDIR/use_shared" $(pkg-config --libs repartir)
 LD_LIBRARY_PATH=$dest$prefix/lib "$TMPDIR/use_shared" | grep -q ' 100000$' || fail "shared-library program failed"
 cc -std=c17 $(pkg-config --cflags repartir) "$TMPDIR/use.c" -o "$TMPDIR/use_static" \
-   "$dest$prefix/lib/librepartir.a" $(pkg-config --libs-only-other --static repartir) -lm
+   "$dest$prefix/lib/librepartir.a" \
+   $(pkg-config --libs --static repartir | sed 's/-lrepartir//')
 "$TMPDIR/use_static" | grep -q ' 100000$' || fail "static-library program failed"
 
 # The public header is usable from C++ too (rp_group is declared on stacks there).
