@@ -78,6 +78,7 @@ TEST_OBJS := $(call obj,$(TEST_SRCS))
 STATIC_LIB := $(BUILD)/librepartir.a
 SHARED_LIB := $(BUILD)/librepartir.so.$(SOVERSION)
 TEST_BIN   := $(BUILD)/tests/run_tests
+EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 
 # Benchmarks: each program runs ours and its anchors, in child processes,
 # in the same run (bench/README.md).
@@ -94,7 +95,7 @@ BENCH_BINS := $(addprefix $(BUILD)/bench/bench_,$(BENCHES))
 .DEFAULT_GOAL := all
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/librepartir.so $(BUILD)/repartir \
-     $(BUILD)/repartir.pc
+     $(BUILD)/repartir.pc $(EXAMPLE_BINS)
 
 deps:
 	$(Q)tools/deps.sh
@@ -166,6 +167,12 @@ $(BUILD)/repartir: $(CLI_OBJS) $(STATIC_LIB)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(STATIC_LIB) $(CJSON_LIBS) $(LIBS)
 
 $(BUILD)/obj/cli/%.o: ALL_CPPFLAGS += $(CJSON_CFLAGS)
+
+# Examples use only the public API, as a user's program would.
+$(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(STATIC_LIB)
+	$(say) LINK $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(STATIC_LIB) $(LIBS)
 
 $(TEST_BIN): $(TEST_OBJS) $(STATIC_LIB)
 	$(say) LINK $@
