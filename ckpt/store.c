@@ -330,38 +330,61 @@ make_dirs(const char *path, char **why)
     return status;
 }
 
-/* Brings the schema to SCHEMA_VERSION. */
+static int
+pragma_int(rp_ckpt *s, const char *sql, bool *failed)
+{
+    sqlite3_stmt *st = prepare(s, sql);
+    int v = 0;
+
+    if (st == NULL || sqlite3_step(st) != SQLITE_ROW)
+        *failed = true;
+    else
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Is this our store, and which version? Reads only: a foreign or newer
+ * database is refused before anything in it is changed. */
+static rp_status
+identify(rp_ckpt *s, int *version, char **why)
+{
+    bool failed = false;
+    int app = pragma_int(s, "PRAGMA application_id", &failed);
+    int tables = pragma_int(s, "SELECT count(*) FROM sqlite_master", &failed);
+
+    *version = pragma_int(s, "PRAGMA user_version", &failed);
+    if (failed) {
+        *why = rp_ckpt_why(s);
+        return status_of(sqlite3_extended_errcode(s->db)) == RP_ERR_CORRUPT ? RP_ERR_CORRUPT
+                                                                            : RP_ERR_IO;
+    }
+    /* A new database is empty; anything else without our id is foreign. */
+    if (app != APPLICATION_ID && (app != 0 || *version != 0 || tables != 0)) {
+        *why = rp__sprintf("%s/store.db is not a repartir store", s->dir);
+        return RP_ERR_CORRUPT;
+    }
+    if (*version > SCHEMA_VERSION) {
+        *why = rp__sprintf("%s/store.db has schema version %d; this repartir knows up to %d",
+                           s->dir, *version, SCHEMA_VERSION);
+        return RP_ERR_UNSUPPORTED;
+    }
+    return RP_OK;
+}
+
+/* Brings the schema to SCHEMA_VERSION, under the write lock (another
+ * process may be migrating the same store: look again once we hold it). */
 static rp_status
 migrate(rp_ckpt *s, char **why)
 {
-    sqlite3_stmt *st;
-    int version = 0, app = 0;
+    int version;
     rp_status status;
 
     if ((status = exec(s, "BEGIN IMMEDIATE")) != RP_OK)
         return status;
-    if ((st = prepare(s, "PRAGMA user_version")) != NULL && sqlite3_step(st) == SQLITE_ROW)
-        version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    if ((st = prepare(s, "PRAGMA application_id")) != NULL && sqlite3_step(st) == SQLITE_ROW)
-        app = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    /* A new database is empty; anything else without our id is foreign. */
-    int tables = 0;
-    if ((st = prepare(s, "SELECT count(*) FROM sqlite_master")) != NULL &&
-        sqlite3_step(st) == SQLITE_ROW)
-        tables = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    if (app != APPLICATION_ID && (app != 0 || version != 0 || tables != 0)) {
-        *why = rp__sprintf("%s/store.db is not a repartir store", s->dir);
+    if ((status = identify(s, &version, why)) != RP_OK) {
         exec(s, "ROLLBACK");
-        return RP_ERR_CORRUPT;
-    }
-    if (version > SCHEMA_VERSION) {
-        *why = rp__sprintf("%s/store.db has schema version %d; this repartir knows up to %d",
-                           s->dir, version, SCHEMA_VERSION);
-        exec(s, "ROLLBACK");
-        return RP_ERR_UNSUPPORTED;
+        return status;
     }
     for (; version < SCHEMA_VERSION; version++) {
         char *set = rp__sprintf("PRAGMA user_version = %d", version + 1);
@@ -384,6 +407,20 @@ migrate(rp_ckpt *s, char **why)
         return status;
     }
     return exec(s, "COMMIT");
+}
+
+/* The sweep at open, if the write lock is free now: a save in progress
+ * elsewhere would make an open wait for it, and a listing has no reason
+ * to. What is left is swept by the next open or cleanup. */
+static void
+sweep_if_free(rp_ckpt *s)
+{
+    sqlite3_busy_timeout(s->db, 0);
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK) {
+        sweep(s);
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    }
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
 }
 
 static void
@@ -416,10 +453,11 @@ rp_ckpt_open_why(const char *dir, rp_ckpt **out, char **why)
     pthread_mutex_init(&s->lock, NULL);
     s->dir = rp_xstrdup(dir);
     s->blobs = rp__sprintf("%s/blobs", dir);
-    if ((status = make_dirs(dir, &detail)) != RP_OK ||
-        (status = make_dir(s->blobs, &detail)) != RP_OK)
+    if ((status = make_dirs(dir, &detail)) != RP_OK)
         goto fail;
-    path = rp__sprintf("%s/store.db", dir);
+    /* "./" before a relative path: SQLite (built with URI support) would
+     * read "file:x/store.db" as a URI. */
+    path = rp__sprintf("%s%s/store.db", dir[0] == '/' ? "" : "./", dir);
     rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                            SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
@@ -430,15 +468,20 @@ rp_ckpt_open_why(const char *dir, rp_ckpt **out, char **why)
     }
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
     sqlite3_extended_result_codes(s->db, 1);
-    /* WAL: readers never block the writer. FULL: a commit is on disk. */
-    if ((status = exec(s, "PRAGMA journal_mode = WAL")) != RP_OK ||
+    /* Ours (or new), and not from a newer repartir, before anything is
+     * changed. Then WAL: readers never block the writer; FULL: a commit is
+     * on disk. The write lock only when the schema needs work. */
+    int version;
+    if ((status = identify(s, &version, &detail)) != RP_OK ||
+        (status = exec(s, "PRAGMA journal_mode = WAL")) != RP_OK ||
         (status = exec(s, "PRAGMA synchronous = FULL")) != RP_OK ||
-        (status = migrate(s, &detail)) != RP_OK ||
-        (status = sweep_locked(s)) != RP_OK) {
+        (version < SCHEMA_VERSION && (status = migrate(s, &detail)) != RP_OK) ||
+        (status = make_dir(s->blobs, &detail)) != RP_OK) {
         if (detail == NULL)
             detail = rp_ckpt_why(s);
         goto fail;
     }
+    sweep_if_free(s);
     free(path);
     *out = s;
     return RP_OK;
