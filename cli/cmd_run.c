@@ -618,83 +618,6 @@ collect_all(struct run_state *rs, rp_subscription *sub)
 
 /* ---- reporting ---- */
 
-/* Whether s[0..len) is well-formed UTF-8 (RFC 3629: no overlong forms, no
- * surrogates, nothing past U+10FFFF) without NUL bytes, which the C string
- * handed to cJSON could not carry. */
-static bool
-is_json_text(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-
-    while (i < len) {
-        unsigned c = s[i], cp, min;
-        size_t n;
-
-        if (c == 0)
-            return false;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        /* The lead byte gives the length, its first bits and the least
-         * code point that needs that length (below it: overlong). */
-        if ((c & 0xE0) == 0xC0) {
-            n = 1;
-            cp = c & 0x1F;
-            min = 0x80;
-        } else if ((c & 0xF0) == 0xE0) {
-            n = 2;
-            cp = c & 0x0F;
-            min = 0x800;
-        } else if ((c & 0xF8) == 0xF0) {
-            n = 3;
-            cp = c & 0x07;
-            min = 0x10000;
-        } else {
-            return false;
-        }
-        if (len - i <= n)
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = cp << 6 | (s[i + k] & 0x3Fu);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += n + 1;
-    }
-    return true;
-}
-
-/* Standard base64 (RFC 4648, with padding), NUL-terminated; free() it. */
-static char *
-base64_encode(const unsigned char *s, size_t len)
-{
-    static const char digits[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = rp_xmalloc((len + 2) / 3 * 4 + 1), *o = out;
-    size_t i;
-
-    for (i = 0; i + 2 < len; i += 3) {
-        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-
-        *o++ = digits[v >> 18];
-        *o++ = digits[v >> 12 & 63];
-        *o++ = digits[v >> 6 & 63];
-        *o++ = digits[v & 63];
-    }
-    if (i < len) {
-        uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < len ? (uint32_t)s[i + 1] << 8 : 0);
-
-        *o++ = digits[v >> 18];
-        *o++ = digits[v >> 12 & 63];
-        *o++ = i + 1 < len ? digits[v >> 6 & 63] : '=';
-        *o++ = '=';
-    }
-    *o = '\0';
-    return out;
-}
 
 /* Adds the captured bytes as `name` when they are text, else as
  * `name`_base64, so that no output can corrupt the document. */
@@ -703,7 +626,7 @@ add_stream(cJSON *o, const char *name, const char *data, size_t len)
 {
     char key[32];
 
-    if (is_json_text((const unsigned char *)data, len)) {
+    if (rp_cli_is_json_text(data, len)) {
         char *text = rp_xmalloc(len + 1);
 
         memcpy(text, data, len);
@@ -711,7 +634,7 @@ add_stream(cJSON *o, const char *name, const char *data, size_t len)
         cJSON_AddStringToObject(o, name, text);
         free(text);
     } else {
-        char *b64 = base64_encode((const unsigned char *)data, len);
+        char *b64 = rp_cli_base64(data, len);
 
         snprintf(key, sizeof key, "%s_base64", name);
         cJSON_AddStringToObject(o, key, b64);

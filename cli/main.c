@@ -32,6 +32,20 @@ static const struct rp_cli_command commands[] = {
         .help = rp_cli_run_help,
     },
     {
+        .name = "ckpt",
+        .run = rp_cli_ckpt,
+        .usage = "ckpt ls|show|rm|gc ...",
+        .summary = "list, verify, extract and remove the checkpoints of a store",
+        .help = rp_cli_ckpt_help,
+    },
+    {
+        .name = "sql",
+        .run = rp_cli_sql,
+        .usage = "sql [--json] STATEMENT",
+        .summary = "run one read-only SQL statement on a store's index",
+        .help = rp_cli_sql_help,
+    },
+    {
         .name = "help",
         .run = cmd_help,
         .usage = "help [COMMAND]",
@@ -105,7 +119,7 @@ print_usage(FILE *to)
                 "  %d  success\n"
                 "  %d  the work ran and some of it failed\n"
                 "  %d  bad command line (nothing was run)\n"
-                "  %d  the engine could not start\n",
+                "  %d  the engine, or the store, could not be opened\n",
             RP_EXIT_OK, RP_EXIT_FAILED, RP_EXIT_USAGE, RP_EXIT_ERROR);
 }
 
