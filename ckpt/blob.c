@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +238,8 @@ rp__blob_stream(const void *raw, size_t len, const char *tmp_path, struct rp__st
     }
     out->codec = choose_codec(src, len);
     fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST && unlink(tmp_path) == 0)   /* stale: a crashed twin */
+        fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         goto fail;
     EVP_DigestInit_ex(md, EVP_sha256(), NULL);
@@ -424,6 +427,8 @@ rp__blob_write(const char *path, const void *data, size_t len, char **why)
     const char *step = "create";
 
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)   /* stale: a crashed twin */
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
         err = errno;
         goto fail;
@@ -454,8 +459,10 @@ rp__blob_write(const char *path, const void *data, size_t len, char **why)
     }
     free(tmp);
     if (fsync_parent(path) != 0) {
+        /* Not unlinked: the file holds the right bytes, and an earlier
+         * checkpoint with the same content may be using it. If nothing
+         * refers to it, the next sweep removes it. */
         *why = rp__sprintf("cannot fsync the directory of %s: %s", path, strerror(errno));
-        unlink(path);
         return RP_ERR_IO;
     }
     return RP_OK;
@@ -470,7 +477,7 @@ fail:
 }
 
 rp_status
-rp__blob_read(const char *path, void **data, size_t *len, char **why)
+rp__blob_read(const char *path, size_t expected, void **data, size_t *len, char **why)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -480,10 +487,18 @@ rp__blob_read(const char *path, void **data, size_t *len, char **why)
     *data = NULL;
     *len = 0;
     if (fd < 0 || fstat(fd, &st) != 0) {
-        *why = rp__sprintf("cannot read %s: %s", path, strerror(errno));
+        int err = errno;
+        *why = rp__sprintf("cannot read %s: %s", path, strerror(err));
         if (fd >= 0)
             close(fd);
-        return RP_ERR_IO;
+        return err == ENOENT ? RP_ERR_NOT_FOUND : RP_ERR_IO;
+    }
+    if (expected != (size_t)-1 && (uint64_t)st.st_size != expected) {
+        /* Checked before allocating: a damaged file may claim any size. */
+        *why = rp__sprintf("%s has %lld bytes, %zu expected", path, (long long)st.st_size,
+                           expected);
+        close(fd);
+        return RP_ERR_CORRUPT;
     }
     buf = rp_xmalloc(st.st_size > 0 ? (size_t)st.st_size : 1);
     while (got < (size_t)st.st_size) {
@@ -495,7 +510,7 @@ rp__blob_read(const char *path, void **data, size_t *len, char **why)
                                                                  : "file shrank");
             free(buf);
             close(fd);
-            return RP_ERR_IO;
+            return n < 0 ? RP_ERR_IO : RP_ERR_CORRUPT;
         }
         got += (size_t)n;
     }

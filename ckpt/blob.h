@@ -57,9 +57,12 @@ rp_status rp__blob_stream(const void *raw, size_t len, const char *tmp_path,
 void rp__sha256_hex_while(const void *data, size_t len, char out[RP__SHA256_HEX],
                           void (*fn)(void *arg), void *arg);
 
-/* Reads a whole file. RP_ERR_IO with *why on failure. */
-rp_status rp__blob_read(const char *path, void **data /* OUT */, size_t *len /* OUT */,
-                        char **why /* OUT */);
+/* Reads a whole file that should hold `expected` bytes ((size_t)-1: any).
+ * RP_ERR_NOT_FOUND if it is missing, RP_ERR_CORRUPT if its size is wrong
+ * or it shrank, RP_ERR_IO for anything else (permissions, no fd, EIO):
+ * only the first two say anything about the data. *why on failure. */
+rp_status rp__blob_read(const char *path, size_t expected, void **data /* OUT */,
+                        size_t *len /* OUT */, char **why /* OUT */);
 
 /* malloc'd printf. */
 char *rp__sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

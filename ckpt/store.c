@@ -11,7 +11,9 @@
  * rp_ckpt_open sweeps them (under the same write lock).
  *
  * THREADS: `lock` serializes use of the one connection (opened NOMUTEX).
- * Encoding, hashing and reading blob files happen outside it. The detail
+ * In-memory encoding of small saves and reading blob files happen outside
+ * it; a streamed save holds it (and the write lock) throughout, see the
+ * limits in docs/store.md. The detail
  * behind a failure is kept per thread (a pthread key), tagged with the
  * store it is about.
  */
@@ -155,6 +157,15 @@ exec(rp_ckpt *s, const char *sql)
     return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? RP_OK : db_fail(s, sql);
 }
 
+/* Ends a failed transaction, if SQLite has not already (it rolls back by
+ * itself on SQLITE_FULL and others): without overwriting the reason. */
+static void
+rollback(rp_ckpt *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 static sqlite3_stmt *
 prepare(rp_ckpt *s, const char *sql)
 {
@@ -292,8 +303,13 @@ make_dir(const char *path, char **why)
     if (mkdir(path, 0700) == 0) {
         char *parent = rp_xstrdup(path);
         char *slash = strrchr(parent, '/');
-        int rc = 0;
-        if (slash != NULL && slash != parent) {
+        int rc;
+        /* "store" lives in ".", "/store" in "/". */
+        if (slash == NULL)
+            rc = fsync_dir(".");
+        else if (slash == parent)
+            rc = fsync_dir("/");
+        else {
             *slash = '\0';
             rc = fsync_dir(parent);
         }
@@ -349,11 +365,16 @@ pragma_int(rp_ckpt *s, const char *sql, bool *failed)
 static rp_status
 identify(rp_ckpt *s, int *version, char **why)
 {
-    bool failed = false;
+    /* One snapshot for the three reads: another process may be creating
+     * the schema right now, and half of its work must not look foreign. */
+    bool failed = false, own = sqlite3_get_autocommit(s->db) &&
+                                sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
     int app = pragma_int(s, "PRAGMA application_id", &failed);
     int tables = pragma_int(s, "SELECT count(*) FROM sqlite_master", &failed);
 
     *version = pragma_int(s, "PRAGMA user_version", &failed);
+    if (own)
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
     if (failed) {
         *why = rp_ckpt_why(s);
         return status_of(sqlite3_extended_errcode(s->db)) == RP_ERR_CORRUPT ? RP_ERR_CORRUPT
@@ -383,7 +404,7 @@ migrate(rp_ckpt *s, char **why)
     if ((status = exec(s, "BEGIN IMMEDIATE")) != RP_OK)
         return status;
     if ((status = identify(s, &version, why)) != RP_OK) {
-        exec(s, "ROLLBACK");
+        rollback(s);
         return status;
     }
     for (; version < SCHEMA_VERSION; version++) {
@@ -393,7 +414,7 @@ migrate(rp_ckpt *s, char **why)
             status = exec(s, set);
         free(set);
         if (status != RP_OK) {
-            exec(s, "ROLLBACK");
+            rollback(s);
             return status;
         }
     }
@@ -403,10 +424,25 @@ migrate(rp_ckpt *s, char **why)
         free(set_app);
     }
     if (status != RP_OK) {
-        exec(s, "ROLLBACK");
+        rollback(s);
         return status;
     }
     return exec(s, "COMMIT");
+}
+
+/* Switching to WAL needs a moment alone with the file, and the busy
+ * handler does not cover it: when other openers are at it too, retry. */
+static rp_status
+set_wal(rp_ckpt *s)
+{
+    for (int tries = 0; tries < 500; tries++) {
+        int rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+            return rc == SQLITE_OK ? RP_OK : db_fail(s, "PRAGMA journal_mode = WAL");
+        struct timespec pause = { 0, 10 * 1000000L };
+        nanosleep(&pause, NULL);
+    }
+    return db_fail(s, "PRAGMA journal_mode = WAL");
 }
 
 /* The sweep at open, if the write lock is free now: a save in progress
@@ -473,7 +509,7 @@ rp_ckpt_open_why(const char *dir, rp_ckpt **out, char **why)
      * on disk. The write lock only when the schema needs work. */
     int version;
     if ((status = identify(s, &version, &detail)) != RP_OK ||
-        (status = exec(s, "PRAGMA journal_mode = WAL")) != RP_OK ||
+        (status = set_wal(s)) != RP_OK ||
         (status = exec(s, "PRAGMA synchronous = FULL")) != RP_OK ||
         (version < SCHEMA_VERSION && (status = migrate(s, &detail)) != RP_OK) ||
         (status = make_dir(s->blobs, &detail)) != RP_OK) {
@@ -607,11 +643,12 @@ rp_ckpt_save(rp_ckpt *s, const char *key, uint64_t iteration, const void *data, 
             /* It compressed to almost nothing: it belongs in the index. */
             void *small = NULL;
             size_t small_len = 0;
-            status = rp__blob_read(tmp, &small, &small_len, &detail);
+            status = rp__blob_read(tmp, stored.len, &small, &small_len, &detail);
             unlink(tmp);
-            if (status == RP_OK && small_len != stored.len) {
+            if (status != RP_OK) {
                 free(small);
-                detail = rp__sprintf("%s changed while being read", tmp);
+                small = NULL;
+                small_len = 0;
                 status = RP_ERR_IO;
             }
             blob.data = small;
@@ -640,7 +677,7 @@ rp_ckpt_save(rp_ckpt *s, const char *key, uint64_t iteration, const void *data, 
     if (status == RP_OK)
         status = exec(s, "COMMIT");
     if (status != RP_OK)
-        exec(s, "ROLLBACK");
+        rollback(s);
 out:
     pthread_mutex_unlock(&s->lock);
     free(blob.data);
@@ -657,7 +694,7 @@ struct candidate {
     int64_t id;
     uint64_t iteration;
     char codec[24];
-    size_t raw_size;
+    size_t raw_size, stored_size;
     char sha[RP__SHA256_HEX];
     char *blob;                          /* file name, or NULL: inline */
 };
@@ -680,7 +717,7 @@ candidates(rp_ckpt *s, const char *key, struct candidate **out, size_t *n)
 
     *out = NULL;
     *n = 0;
-    st = prepare(s, "SELECT id, iteration, codec, raw_size, sha256, blob"
+    st = prepare(s, "SELECT id, iteration, codec, raw_size, sha256, blob, stored_size"
                     " FROM checkpoints WHERE key = ? ORDER BY iteration DESC, id DESC");
     if (st == NULL)
         return RP_ERR_IO;
@@ -700,6 +737,7 @@ candidates(rp_ckpt *s, const char *key, struct candidate **out, size_t *n)
         snprintf(c->sha, sizeof c->sha, "%s", (const char *)sqlite3_column_text(st, 4));
         if (sqlite3_column_type(st, 5) != SQLITE_NULL)
             c->blob = rp_xstrdup((const char *)sqlite3_column_text(st, 5));
+        c->stored_size = (size_t)sqlite3_column_int64(st, 6);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
@@ -771,7 +809,7 @@ fetch(rp_ckpt *s, const struct candidate *c, void **data, char **why)
 
     if (c->blob != NULL) {
         char *path = blob_path(s, c->blob);
-        status = rp__blob_read(path, &stored, &stored_len, why);
+        status = rp__blob_read(path, c->stored_size, &stored, &stored_len, why);
         free(path);
     } else {
         status = read_inline(s, c->id, &stored, &stored_len, why);
@@ -797,13 +835,36 @@ fetch(rp_ckpt *s, const struct candidate *c, void **data, char **why)
     return RP_OK;
 }
 
+/* Whether row id is still in the index (a cleanup may have taken it). */
+static bool
+row_exists(rp_ckpt *s, int64_t id)
+{
+    sqlite3_stmt *st;
+    bool exists = true;                  /* when in doubt, call it damage */
+
+    pthread_mutex_lock(&s->lock);
+    st = prepare(s, "SELECT 1 FROM checkpoints WHERE id = ?");
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, id);
+        exists = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return exists;
+}
+
+#define LOAD_ROUNDS 32                   /* re-reads of the index after a race */
+#define SKIPPED_NAMED 4                  /* damaged checkpoints named in the why */
+
 rp_status
 rp_ckpt_load(rp_ckpt *s, const char *key, void **data, size_t *len, uint64_t *iteration)
 {
-    struct candidate *c;
-    char *skipped = NULL;
-    size_t n;
-    rp_status status;
+    struct candidate *c = NULL;
+    char *skipped = NULL, *io_why = NULL;
+    size_t n = 0, damaged = 0;
+    uint64_t loaded = 0;
+    rp_status status = RP_ERR_CORRUPT;
+    bool raced = false;
 
     if (data != NULL)
         *data = NULL;
@@ -812,42 +873,84 @@ rp_ckpt_load(rp_ckpt *s, const char *key, void **data, size_t *len, uint64_t *it
     if (s == NULL || !key_ok(key) || data == NULL || len == NULL)
         return RP_ERR_INVALID;
     set_why(s, NULL);
-    pthread_mutex_lock(&s->lock);
-    status = candidates(s, key, &c, &n);
-    pthread_mutex_unlock(&s->lock);
-    if (status != RP_OK)
-        return status;
-    if (n == 0) {
+    for (int round = 0; round < LOAD_ROUNDS; round++) {
+        raced = false;
+
         candidates_free(c, n);
-        return RP_ERR_NOT_FOUND;
-    }
-    status = RP_ERR_CORRUPT;
-    for (size_t i = 0; i < n; i++) {
-        char *why = NULL;
-        void *raw = NULL;
-        if (fetch(s, &c[i], &raw, &why) == RP_OK) {
-            *data = c[i].raw_size ? raw : (free(raw), NULL);
-            *len = c[i].raw_size;
-            if (iteration != NULL)
-                *iteration = c[i].iteration;
-            status = RP_OK;
-            break;
+        free(skipped);
+        skipped = NULL;
+        damaged = 0;
+        pthread_mutex_lock(&s->lock);
+        status = candidates(s, key, &c, &n);
+        pthread_mutex_unlock(&s->lock);
+        if (status != RP_OK)
+            return status;
+        if (n == 0) {
+            candidates_free(c, n);
+            return RP_ERR_NOT_FOUND;
         }
-        /* Say what was skipped, and go on to the one before. */
-        char *line = rp__sprintf("%s%scheckpoint '%s' iteration %llu is damaged (%s)",
-                                 skipped ? skipped : "", skipped ? "; " : "", key,
-                                 (unsigned long long)c[i].iteration, why);
-        free(skipped);
-        free(why);
-        skipped = line;
+        status = RP_ERR_CORRUPT;
+        for (size_t i = 0; i < n && !raced; i++) {
+            char *why = NULL;
+            void *raw = NULL;
+            rp_status got = fetch(s, &c[i], &raw, &why);
+
+            if (got == RP_OK) {
+                *data = c[i].raw_size ? raw : (free(raw), NULL);
+                *len = c[i].raw_size;
+                loaded = c[i].iteration;
+                status = RP_OK;
+                free(why);
+                break;
+            }
+            if (got == RP_ERR_NOT_FOUND && !row_exists(s, c[i].id)) {
+                /* A cleanup took it meanwhile: what is newest now? */
+                raced = true;
+                free(why);
+                break;
+            }
+            if (got != RP_ERR_NOT_FOUND && got != RP_ERR_CORRUPT) {
+                /* Out of fds, permissions, EIO: that says nothing about the
+                 * data, and an older checkpoint is no answer to it. */
+                io_why = why;
+                status = got;
+                break;
+            }
+            /* Damaged (or its file is missing): name it, go on to the one
+             * before. */
+            if (++damaged <= SKIPPED_NAMED) {
+                char *line = rp__sprintf("%s%scheckpoint '%s' iteration %llu is damaged (%s)",
+                                         skipped ? skipped : "", skipped ? "; " : "", key,
+                                         (unsigned long long)c[i].iteration, why);
+                free(skipped);
+                skipped = line;
+            }
+            free(why);
+        }
+        if (!raced)
+            break;
     }
-    if (skipped != NULL) {
-        char *msg = status == RP_OK ? rp__sprintf("%s; loaded iteration %llu", skipped,
-                                                  (unsigned long long)(iteration ? *iteration : 0))
-                                    : rp__sprintf("%s; no intact checkpoint left", skipped);
-        free(skipped);
-        set_why(s, msg);
+    if (status == RP_OK && iteration != NULL)
+        *iteration = loaded;
+    if (raced) {
+        /* Every round lost its checkpoint to a cleanup: nothing is known to
+         * be damaged, so do not say so. */
+        status = RP_ERR_IO;
+        io_why = rp__sprintf("the checkpoints of '%s' kept being removed while loading "
+                             "(a cleanup elsewhere?); try again", key);
     }
+    if (io_why != NULL) {
+        set_why(s, io_why);
+    } else if (skipped != NULL) {
+        char more[64] = "";
+        if (damaged > SKIPPED_NAMED)
+            snprintf(more, sizeof more, "; %zu more", damaged - SKIPPED_NAMED);
+        set_why(s, status == RP_OK
+                       ? rp__sprintf("%s%s; loaded iteration %llu", skipped, more,
+                                     (unsigned long long)loaded)
+                       : rp__sprintf("%s%s; no intact checkpoint left", skipped, more));
+    }
+    free(skipped);
     candidates_free(c, n);
     return status;
 }
@@ -867,7 +970,7 @@ delete_where(rp_ckpt *s, const char *sql, int64_t arg, bool has_arg, const char 
     st = prepare(s, sql);
     if (st == NULL) {
         status = RP_ERR_IO;
-        exec(s, "ROLLBACK");
+        rollback(s);
         goto out;
     }
     if (has_arg)
@@ -877,13 +980,13 @@ delete_where(rp_ckpt *s, const char *sql, int64_t arg, bool has_arg, const char 
     if (sqlite3_step(st) != SQLITE_DONE) {
         status = db_fail(s, "removing checkpoints");
         sqlite3_finalize(st);
-        exec(s, "ROLLBACK");
+        rollback(s);
         goto out;
     }
     *removed += (size_t)sqlite3_changes(s->db);
     sqlite3_finalize(st);
     if ((status = exec(s, "COMMIT")) != RP_OK) {
-        exec(s, "ROLLBACK");
+        rollback(s);
         goto out;
     }
     status = sweep_locked(s);
@@ -1113,9 +1216,10 @@ rp_ckpt_kv_list(rp_ckpt *s, const char *prefix,
         return RP_ERR_INVALID;
     set_why(s, NULL);
     pthread_mutex_lock(&s->lock);
-    /* substr() rather than LIKE: '%' and '_' in a prefix are not wildcards. */
-    st = prepare(s, "SELECT key, value FROM kv WHERE substr(key, 1, length(?1)) = ?1"
-                    " ORDER BY key");
+    /* substr() rather than LIKE: '%' and '_' in a prefix are not wildcards;
+     * on BLOBs so that it counts bytes, not UTF-8 characters. */
+    st = prepare(s, "SELECT key, value FROM kv WHERE substr(CAST(key AS BLOB), 1,"
+                    " length(CAST(?1 AS BLOB))) = CAST(?1 AS BLOB) ORDER BY key");
     if (st == NULL) {
         pthread_mutex_unlock(&s->lock);
         return RP_ERR_IO;

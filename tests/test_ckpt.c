@@ -2002,6 +2002,62 @@ a_second_opener_never_breaks_a_save_in_progress(void)
     remove_tree(dir);
 }
 
+/* A load racing a cleanup that removes what it was about to read must
+ * still find the newest intact checkpoint: never RP_ERR_CORRUPT, since
+ * nothing is damaged (it once said so, 33 times in 11,500 loads). */
+struct churn {
+    rp_ckpt *s;
+    _Atomic bool stop;
+};
+
+static void *
+churn_main(void *arg)
+{
+    struct churn *c = arg;
+    unsigned char buf[2000];
+
+    for (uint64_t it = 2; !atomic_load(&c->stop); it++) {
+        memset(buf, (int)(it & 0xff), sizeof buf);
+        CU_ASSERT_EQUAL(rp_ckpt_save(c->s, "hot", it, buf, sizeof buf), RP_OK);
+        CU_ASSERT_EQUAL(rp_ckpt_cleanup(c->s, 1, 0, NULL), RP_OK);
+    }
+    return NULL;
+}
+
+static void
+loads_racing_cleanup_never_say_corrupt(void)
+{
+    char dir[PATH_MAX];
+    unsigned char buf[2000];
+    struct churn c;
+    pthread_t thread;
+    double until = rp_test_now() + 1.5;
+    unsigned loads = 0, bad = 0;
+
+    make_tmpdir(dir, sizeof dir);
+    c.s = open_store(dir);
+    atomic_init(&c.stop, false);
+    memset(buf, 1, sizeof buf);
+    CU_ASSERT_EQUAL_FATAL(rp_ckpt_save(c.s, "hot", 1, buf, sizeof buf), RP_OK);
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&thread, NULL, churn_main, &c), 0);
+    while (rp_test_now() < until) {
+        void *data = NULL;
+        size_t len = 0;
+        uint64_t it = 0;
+        rp_status st = rp_ckpt_load(c.s, "hot", &data, &len, &it);
+        loads++;
+        if (st != RP_OK || len != sizeof buf || ((unsigned char *)data)[0] != (it & 0xff))
+            bad++;
+        free(data);
+    }
+    atomic_store(&c.stop, true);
+    pthread_join(thread, NULL);
+    CU_ASSERT(loads > 0);
+    CU_ASSERT_EQUAL(bad, 0);
+    rp_ckpt_close(c.s);
+    remove_tree(dir);
+}
+
 static const rp_test_case cases[] = {
     { "round_trip_keeps_bytes_and_reports_sizes", round_trip_keeps_bytes_and_reports_sizes },
     { "compressible_data_is_stored_inline", compressible_data_is_stored_inline },
@@ -2026,6 +2082,7 @@ static const rp_test_case cases[] = {
     { "kv_put_get_list_delete", kv_put_get_list_delete },
     { "bad_arguments_are_invalid", bad_arguments_are_invalid },
     { "unusable_directories_fail_with_a_why", unusable_directories_fail_with_a_why },
+    { "loads_racing_cleanup_never_say_corrupt", loads_racing_cleanup_never_say_corrupt },
     { "threads_saving_their_own_keys_read_their_own_writes",
       threads_saving_their_own_keys_read_their_own_writes },
     { "a_second_opener_never_breaks_a_save_in_progress",
