@@ -9,9 +9,11 @@
  * Exits 0 when every selected test passed, 1 on a failure, 2 on a bad
  * argument (an unknown suite or test name is an error, not a no-op).
  */
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <CUnit/Basic.h>
@@ -59,6 +61,31 @@ rp_test_pool(int workers, size_t stack, unsigned max_processes)
     CU_ASSERT_EQUAL_FATAL(rp_pool_create(&cfg, &pool), RP_OK);
     CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
     return pool;
+}
+
+void
+rp_test_tmpdir(char *dir, size_t size, const char *what)
+{
+    const char *base = getenv("TMPDIR");
+
+    snprintf(dir, size, "%s/rp-test-%s-XXXXXX", base != NULL && *base ? base : "/tmp", what);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+}
+
+static int
+remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void
+rp_test_remove_tree(const char *dir)
+{
+    nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 void

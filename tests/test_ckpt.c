@@ -14,7 +14,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/capability.h>
@@ -140,29 +139,17 @@ wall_ms(void)
 
 /* ---- temp dirs and the files of a store ---- */
 
+/* A private temp dir for one test; remove_tree() takes it away. */
 static void
 make_tmpdir(char *dir, size_t size)
 {
-    const char *base = getenv("TMPDIR");
-
-    snprintf(dir, size, "%s/rp-test-ckpt-XXXXXX", base != NULL && *base ? base : "/tmp");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-}
-
-static int
-remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    remove(path);
-    return 0;
+    rp_test_tmpdir(dir, size, "ckpt");
 }
 
 static void
 remove_tree(const char *dir)
 {
-    nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    rp_test_remove_tree(dir);
 }
 
 static void

@@ -49,6 +49,13 @@ double rp_test_now(void);
  * it fails the test at once. */
 rp_pool *rp_test_pool(int workers, size_t stack, unsigned max_processes);
 
+/* Makes a private directory under $TMPDIR (or /tmp) named after what:
+ * "rp-test-WHAT-XXXXXX", into dir; a failure fails the test at once. */
+void rp_test_tmpdir(char *dir, size_t size, const char *what);
+
+/* Removes dir and everything under it (symbolic links are not followed). */
+void rp_test_remove_tree(const char *dir);
+
 /* Sleeps ms milliseconds. */
 void rp_test_sleep_ms(unsigned ms);
 
