@@ -709,7 +709,7 @@ candidates_free(struct candidate *c, size_t n)
 
 /* Every checkpoint of key, newest first (copied: read outside the lock). */
 static rp_status
-candidates(rp_ckpt *s, const char *key, struct candidate **out, size_t *n)
+candidates(rp_ckpt *s, const char *key, const uint64_t *only, struct candidate **out, size_t *n)
 {
     sqlite3_stmt *st;
     size_t cap = 0;
@@ -717,11 +717,16 @@ candidates(rp_ckpt *s, const char *key, struct candidate **out, size_t *n)
 
     *out = NULL;
     *n = 0;
-    st = prepare(s, "SELECT id, iteration, codec, raw_size, sha256, blob, stored_size"
-                    " FROM checkpoints WHERE key = ? ORDER BY iteration DESC, id DESC");
+    st = prepare(s, only == NULL
+                        ? "SELECT id, iteration, codec, raw_size, sha256, blob, stored_size"
+                          " FROM checkpoints WHERE key = ? ORDER BY iteration DESC, id DESC"
+                        : "SELECT id, iteration, codec, raw_size, sha256, blob, stored_size"
+                          " FROM checkpoints WHERE key = ? AND iteration = ? ORDER BY id DESC");
     if (st == NULL)
         return RP_ERR_IO;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (only != NULL)
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)*only);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct candidate *c;
         if (*n == cap) {
@@ -856,8 +861,10 @@ row_exists(rp_ckpt *s, int64_t id)
 #define LOAD_ROUNDS 32                   /* re-reads of the index after a race */
 #define SKIPPED_NAMED 4                  /* damaged checkpoints named in the why */
 
-rp_status
-rp_ckpt_load(rp_ckpt *s, const char *key, void **data, size_t *len, uint64_t *iteration)
+/* rp_ckpt_load, of every iteration (only NULL) or of *only. */
+static rp_status
+load(rp_ckpt *s, const char *key, const uint64_t *only, void **data, size_t *len,
+     uint64_t *iteration)
 {
     struct candidate *c = NULL;
     char *skipped = NULL, *io_why = NULL;
@@ -881,7 +888,7 @@ rp_ckpt_load(rp_ckpt *s, const char *key, void **data, size_t *len, uint64_t *it
         skipped = NULL;
         damaged = 0;
         pthread_mutex_lock(&s->lock);
-        status = candidates(s, key, &c, &n);
+        status = candidates(s, key, only, &c, &n);
         pthread_mutex_unlock(&s->lock);
         if (status != RP_OK)
             return status;
@@ -953,6 +960,26 @@ rp_ckpt_load(rp_ckpt *s, const char *key, void **data, size_t *len, uint64_t *it
     free(skipped);
     candidates_free(c, n);
     return status;
+}
+
+rp_status
+rp_ckpt_load(rp_ckpt *s, const char *key, void **data, size_t *len, uint64_t *iteration)
+{
+    return load(s, key, NULL, data, len, iteration);
+}
+
+rp_status
+rp_ckpt_load_iteration(rp_ckpt *s, const char *key, uint64_t iteration, void **data,
+                       size_t *len)
+{
+    if (iteration > INT64_MAX) {
+        if (data != NULL)
+            *data = NULL;
+        if (len != NULL)
+            *len = 0;
+        return RP_ERR_INVALID;
+    }
+    return load(s, key, &iteration, data, len, NULL);
 }
 
 /* ---- retention ---- */

@@ -380,8 +380,7 @@ enum {
     FLAG(JSON, "json", SUB_LS | SUB_SHOW, "ls, show",                         \
          "print JSON instead of a table (docs/cli.md has the keys)")          \
     VALUE(ITERATION, "iteration", "N", SUB_SHOW, "show",                      \
-          "expect the newest checkpoint to be iteration N; loading an\n"      \
-          "        older one is not supported yet (exit 2)")                  \
+          "iteration N instead of the newest (its newest intact version)")   \
     VALUE(OUTPUT, "output", "FILE", SUB_SHOW, "show",                         \
           "write the checkpoint's bytes to FILE ('-': stdout)")               \
     VALUE(KEEP, "keep", "N", SUB_GC, "gc",                                    \
@@ -1007,7 +1006,7 @@ ckpt_show(rp_ckpt *s, const struct ckpt_args *a)
         rp_cli_error("%s: no checkpoint of key '%s'", a->command, key);
         goto out;
     }
-    if (a->has_iteration && a->iteration != r.rows[0].info.iteration) {
+    if (a->has_iteration) {
         bool exists = false;
 
         for (size_t i = 0; i < r.n; i++)
@@ -1018,26 +1017,16 @@ ckpt_show(rp_ckpt *s, const struct ckpt_args *a)
                          (unsigned long long)r.rows[0].info.iteration);
             goto out;
         }
-        rp_cli_error("%s: loading a given iteration is not supported yet: the store loads "
-                     "the newest intact checkpoint of a key (the newest of '%s' is "
-                     "iteration %llu; leave out --iteration)",
-                     a->command, key, (unsigned long long)r.rows[0].info.iteration);
-        rc = RP_EXIT_USAGE;
-        goto out;
+        iteration = a->iteration;
+        status = rp_ckpt_load_iteration(s, a->key, a->iteration, &data, &len);
+    } else {
+        status = rp_ckpt_load(s, a->key, &data, &len, &iteration);
     }
-    status = rp_ckpt_load(s, a->key, &data, &len, &iteration);
     if (status != RP_OK) {
         rc = store_error(s, a->command, "cannot load a checkpoint", status);
         goto out;
     }
     skipped = rp_ckpt_why(s);
-    if (a->has_iteration && iteration != a->iteration) {
-        rp_cli_error("%s: iteration %llu is not intact (%s), and loading a given "
-                     "iteration is not supported yet", a->command,
-                     (unsigned long long)a->iteration,
-                     skipped != NULL ? skipped : "it did not load");
-        goto out;
-    }
     /* The summary says it on stdout; bytes on stdout leave only stderr. */
     if (skipped != NULL && a->output != NULL)
         rp_cli_error("%s: warning: %s", a->command, skipped);

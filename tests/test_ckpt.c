@@ -1989,6 +1989,39 @@ a_second_opener_never_breaks_a_save_in_progress(void)
     remove_tree(dir);
 }
 
+/* rp_ckpt_load_iteration: exactly that iteration, its newest version. */
+static void
+a_given_iteration_loads(void)
+{
+    char dir[PATH_MAX];
+    rp_ckpt *s;
+    void *data = NULL;
+    size_t len = 0;
+
+    make_tmpdir(dir, sizeof dir);
+    s = open_store(dir);
+    for (uint64_t it = 1; it <= 3; it++) {
+        char text[32];
+        snprintf(text, sizeof text, "iteration %llu", (unsigned long long)it);
+        CU_ASSERT_EQUAL(rp_ckpt_save(s, "k", it, text, strlen(text)), RP_OK);
+    }
+    CU_ASSERT_EQUAL(rp_ckpt_save(s, "k", 2, "iteration 2, again", 18), RP_OK);
+    CU_ASSERT_EQUAL(rp_ckpt_load_iteration(s, "k", 1, &data, &len), RP_OK);
+    CU_ASSERT(len == 11 && memcmp(data, "iteration 1", 11) == 0);
+    free(data);
+    CU_ASSERT_EQUAL(rp_ckpt_load_iteration(s, "k", 2, &data, &len), RP_OK);
+    CU_ASSERT(len == 18 && memcmp(data, "iteration 2, again", 18) == 0);
+    free(data);
+    CU_ASSERT_EQUAL(rp_ckpt_load_iteration(s, "k", 9, &data, &len), RP_ERR_NOT_FOUND);
+    CU_ASSERT_PTR_NULL(data);
+    CU_ASSERT_EQUAL(rp_ckpt_load_iteration(s, "nokey", 1, &data, &len), RP_ERR_NOT_FOUND);
+    CU_ASSERT_EQUAL(rp_ckpt_load_iteration(s, "k", (uint64_t)INT64_MAX + 1, &data, &len),
+                    RP_ERR_INVALID);
+    CU_ASSERT_EQUAL(rp_ckpt_load_iteration(s, "k", 1, NULL, &len), RP_ERR_INVALID);
+    rp_ckpt_close(s);
+    remove_tree(dir);
+}
+
 /* A load racing a cleanup that removes what it was about to read must
  * still find the newest intact checkpoint: never RP_ERR_CORRUPT, since
  * nothing is damaged (it once said so, 33 times in 11,500 loads). */
@@ -2069,6 +2102,7 @@ static const rp_test_case cases[] = {
     { "kv_put_get_list_delete", kv_put_get_list_delete },
     { "bad_arguments_are_invalid", bad_arguments_are_invalid },
     { "unusable_directories_fail_with_a_why", unusable_directories_fail_with_a_why },
+    { "a_given_iteration_loads", a_given_iteration_loads },
     { "loads_racing_cleanup_never_say_corrupt", loads_racing_cleanup_never_say_corrupt },
     { "threads_saving_their_own_keys_read_their_own_writes",
       threads_saving_their_own_keys_read_their_own_writes },

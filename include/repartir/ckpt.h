@@ -74,6 +74,12 @@ RP_API rp_status rp_ckpt_save(rp_ckpt *s, const char *key, uint64_t iteration,
 RP_API rp_status rp_ckpt_load(rp_ckpt *s, const char *key, void **data /* OUT */,
                               size_t *len /* OUT */, uint64_t *iteration /* OUT */);
 
+/* The same for exactly iteration `iteration` of key: its newest intact
+ * version. RP_ERR_NOT_FOUND if key has no such iteration, RP_ERR_CORRUPT
+ * if no version of it is intact (older iterations are not tried). */
+RP_API rp_status rp_ckpt_load_iteration(rp_ckpt *s, const char *key, uint64_t iteration,
+                                        void **data /* OUT */, size_t *len /* OUT */);
+
 /* Retention. keep_per_key > 0: keep only the newest keep_per_key
  * checkpoints of each key. max_age_s > 0: remove checkpoints older than
  * that, except the newest of each key (a key always keeps one unless
