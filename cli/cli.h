@@ -76,8 +76,8 @@ struct rp_cli_args {
     int n_options;
     int argc;
     char **argv;
-    /* private */
-    int next;                   /* 0 before the first call */
+    /* read-only */
+    int next;                   /* index of the next argument; 0 before the first call */
     bool operands_only;         /* "--" was seen */
 };
 

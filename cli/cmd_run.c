@@ -85,18 +85,9 @@ enum run_option_id {
     RUN_OPT_COUNT
 };
 
-struct run_option {
-    const char *name;          /* "--shards" */
-    bool takes_value;
-    const char *arg;           /* what help calls the value; NULL for a flag */
-    const char *help;
-};
-
-static const struct run_option run_options[RUN_OPT_COUNT] = {
-#define RUN_VALUE_ENTRY(id, nm, a, h) \
-    [RUN_OPT_##id] = { .name = "--" nm, .takes_value = true, .arg = a, .help = h },
-#define RUN_FLAG_ENTRY(id, nm, h) \
-    [RUN_OPT_##id] = { .name = "--" nm, .takes_value = false, .arg = NULL, .help = h },
+static const struct rp_cli_option run_options[RUN_OPT_COUNT] = {
+#define RUN_VALUE_ENTRY(id, nm, a, h) [RUN_OPT_##id] = { .name = "--" nm, .arg = a },
+#define RUN_FLAG_ENTRY(id, nm, h) [RUN_OPT_##id] = { .name = "--" nm, .arg = NULL },
     RUN_OPTIONS(RUN_VALUE_ENTRY, RUN_FLAG_ENTRY)
 #undef RUN_VALUE_ENTRY
 #undef RUN_FLAG_ENTRY
@@ -161,16 +152,6 @@ static atomic_int interrupted;
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the signal handler needs a lock-free int");
 
 /* ---- the command line ---- */
-
-static const struct run_option *
-find_option(const char *text, size_t len)
-{
-    for (size_t i = 0; i < RUN_OPT_COUNT; i++)
-        if (strlen(run_options[i].name) == len &&
-            strncmp(run_options[i].name, text, len) == 0)
-            return &run_options[i];
-    return NULL;
-}
 
 /* Seconds as digits with an optional decimal part ("30", "0.2", ".5"),
  * into whole milliseconds, at least 1. strtod alone would also take "inf",
@@ -250,11 +231,12 @@ check_directory(const char *what, const char *dir)
 
 /* Applies one option and its value (NULL for a flag). */
 static bool
-apply_option(struct run_args *a, const struct run_option *o, const char *value)
+apply_option(struct run_args *a, int id, const char *value)
 {
+    const struct rp_cli_option *o = &run_options[id];
     long n;
 
-    switch ((enum run_option_id)(o - run_options)) {
+    switch ((enum run_option_id)id) {
     case RUN_OPT_SHARDS:
         if (!rp_cli_parse_int(o->name, value, 1, MAX_SHARDS, &n))
             return false;
@@ -293,52 +275,38 @@ apply_option(struct run_args *a, const struct run_option *o, const char *value)
     return false;
 }
 
-/* Fills *a from argv (argv[0] = "run"). Options take their value as the
- * next argument or after '='. On error, says why on stderr and returns
- * false. a->env is allocated either way; the caller frees it. */
+/* Fills *a from argv (argv[0] = "run"): options, then "--" and the
+ * command. On error, says why on stderr and returns false. a->env is
+ * allocated either way; the caller frees it. */
 static bool
 parse_args(int argc, char **argv, struct run_args *a /* OUT */)
 {
-    int i;
+    struct rp_cli_args args = {
+        .command = "run", .options = run_options, .n_options = RUN_OPT_COUNT,
+        .argc = argc, .argv = argv,
+    };
+    const char *value;
+    int id;
 
     *a = (struct run_args){ .shards = 1, .priority = RP_PRIORITY_NORMAL };
     a->env = rp_xcalloc((size_t)argc, sizeof *a->env);
-    for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
-        const char *arg = argv[i], *eq = strchr(arg, '='), *value = NULL;
-        const struct run_option *o;
-
-        if (arg[0] != '-') {
-            rp_cli_error("run: '%s' is not an option; the command goes after '--' "
-                         "(repartir run [OPTIONS] -- BIN ARGS...)", arg);
+    while ((id = rp_cli_args_next(&args, &value)) >= 0)
+        if (!apply_option(a, id, value))
             return false;
-        }
-        o = find_option(arg, eq != NULL ? (size_t)(eq - arg) : strlen(arg));
-        if (o == NULL) {
-            rp_cli_error("run: unknown option '%s' (try 'repartir help run')", arg);
-            return false;
-        }
-        if (!o->takes_value) {
-            if (eq != NULL) {
-                rp_cli_error("run: %s takes no value", o->name);
-                return false;
-            }
-        } else if (eq != NULL) {
-            value = eq + 1;
-        } else if (i + 1 < argc && strcmp(argv[i + 1], "--") != 0) {
-            value = argv[++i];
-        } else {
-            rp_cli_error("run: %s needs a value (%s %s)", o->name, o->name, o->arg);
-            return false;
-        }
-        if (!apply_option(a, o, value))
-            return false;
+    if (id == RP_CLI_ARGS_BAD)
+        return false;
+    if (id == RP_CLI_ARGS_OPERAND && !args.operands_only) {
+        rp_cli_error("run: '%s' is not an option; the command goes after '--' "
+                     "(repartir run [OPTIONS] -- BIN ARGS...)", value);
+        return false;
     }
-    if (i + 1 >= argc) {
+    if (id == RP_CLI_ARGS_END) {
         rp_cli_error("run: no command to run (repartir run [OPTIONS] -- BIN ARGS...)");
         return false;
     }
-    a->command = argv + i + 1;
-    a->n_command = argc - i - 1;
+    /* Everything from the first operand after "--" is the command. */
+    a->command = argv + args.next - 1;
+    a->n_command = argc - (args.next - 1);
     return true;
 }
 
