@@ -117,15 +117,8 @@ rp_subscription_next(rp_subscription *s, int timeout_ms, rp_event *out, uint64_t
     if (s == NULL || out == NULL || timeout_ms < -1)
         return RP_ERR_INVALID;
     b = s->bus;
-    if (timeout_ms > 0) {
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += timeout_ms / 1000;
-        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000L;
-        }
-    }
+    if (timeout_ms > 0)
+        rp__deadline_after(&deadline, timeout_ms);
     pthread_mutex_lock(&b->lock);
     while (s->next_seq == b->next_seq) {
         int rc;

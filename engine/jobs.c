@@ -717,18 +717,6 @@ remember(rp__engine *e, struct rp__task *t)
 
 /* ---- waiting and cancelling ---- */
 
-static void
-deadline_after(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 /* Lock held. Whether task or job `id` is over; *gone if it is not known
  * (any more: it may be forgotten while a woken waiter waits for the lock). */
 static bool
@@ -761,7 +749,7 @@ sleep_until(rp__engine *e, uint64_t id, bool job, int timeout_ms)
     if (timeout_ms == 0)
         return RP_ERR_TIMEOUT;
     if (timeout_ms > 0)
-        deadline_after(&deadline, timeout_ms);
+        rp__deadline_after(&deadline, timeout_ms);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&me.cond, &attr);

@@ -48,15 +48,6 @@ struct rp__loop {
 /* The loop whose thread this is, if any. */
 static _Thread_local const rp__loop *current_loop;
 
-uint64_t
-rp__now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- timer heap (a binary min-heap on deadline_ns) ---- */
 
 static void
@@ -99,12 +90,6 @@ heap_down(rp__loop *loop, size_t i)
         i = child;
     }
     heap_set(loop, i, t);
-}
-
-bool
-rp__loop_timer_armed(const rp__timer *t)
-{
-    return t->heap_index != RP__TIMER_IDLE;
 }
 
 void

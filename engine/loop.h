@@ -18,6 +18,8 @@
 
 #include <repartir.h>
 
+#include "engine/clock.h"
+
 typedef struct rp__loop rp__loop;
 
 typedef void (*rp__loop_fn)(void *arg);
@@ -49,7 +51,6 @@ typedef struct rp__watch {
     bool active;                      /* private: in the epoll set */
 } rp__watch;
 
-uint64_t rp__now_ns(void);            /* CLOCK_MONOTONIC */
 
 /* Starts the loop thread. RP_ERR_SYSTEM if epoll, eventfd or the thread
  * cannot be had. */
@@ -68,6 +69,5 @@ rp_status rp__loop_watch(rp__loop *loop, rp__watch *w, uint32_t events);
 void rp__loop_unwatch(rp__loop *loop, rp__watch *w);
 void rp__loop_timer_start(rp__loop *loop, rp__timer *t, uint64_t deadline_ns);
 void rp__loop_timer_stop(rp__loop *loop, rp__timer *t);   /* no-op if not armed */
-bool rp__loop_timer_armed(const rp__timer *t);
 
 #endif /* RP_ENGINE_LOOP_H */

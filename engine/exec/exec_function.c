@@ -26,15 +26,6 @@ struct fn_exec {
     _Atomic uint64_t started;
 };
 
-static uint64_t
-thread_cpu_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* The frame: t->exec points back at the executor. */
 static void
 run_attempt(void *arg)
@@ -50,10 +41,10 @@ run_attempt(void *arg)
         o.end = RP__END_EXITED;
         o.exit_code = -1;
     } else {
-        uint64_t cpu0 = thread_cpu_ns();
+        uint64_t cpu0 = rp__clock_ns(CLOCK_THREAD_CPUTIME_ID);
         o.end = RP__END_EXITED;
         o.exit_code = t->spec->fn(t->spec->fn_arg);
-        o.user_ns = thread_cpu_ns() - cpu0;
+        o.user_ns = rp__clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
     }
     o.ended_ns = rp__now_ns();
     atomic_fetch_sub_explicit(&x->running, 1, memory_order_relaxed);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "engine/alloc.h"
+#include "engine/clock.h"
 
 /* How long a worker with nothing to do keeps looking before it parks.
  * Long enough to bridge the gaps of fine-grained fork/join, short enough
@@ -102,15 +103,6 @@ cpu_relax(void)
 #elif defined(__aarch64__)
     __asm__ __volatile__("yield");
 #endif
-}
-
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* xorshift64*: cheap, good enough to pick victims. */
@@ -355,7 +347,7 @@ search(rp__worker *w)
         if (should_exit(s))
             return NULL;
         if ((round & 7) == 7) {
-            uint64_t now = now_ns();
+            uint64_t now = rp__now_ns();
             if (deadline == 0)
                 deadline = now + SEARCH_SPIN_NS;
             else if (now >= deadline)
@@ -434,7 +426,7 @@ rp__worker_wait_group(rp__worker *w, rp_group *g)
             continue;
         }
         if ((round & 7) == 7) {
-            uint64_t now = now_ns();
+            uint64_t now = rp__now_ns();
             if (deadline == 0) {
                 deadline = now + SEARCH_SPIN_NS;
             } else if (now >= deadline) {
@@ -629,7 +621,7 @@ rp__sched_create(unsigned nworkers, size_t stack_size, rp__sched **out)
     for (unsigned i = 0; i < nworkers; i++) {
         rp__worker *w = &s->workers[i];
         uint64_t z = atomic_fetch_add_explicit(&seed_counter, 1, memory_order_relaxed) +
-                     now_ns() + i * 0x9E3779B97F4A7C15ull;
+                     rp__now_ns() + i * 0x9E3779B97F4A7C15ull;
 
         /* splitmix64: distinct, non-zero xorshift seeds */
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
