@@ -58,8 +58,8 @@ CUNIT_CFLAGS = $(shell $(PKG_CONFIG) --cflags cunit)
 CUNIT_LIBS   = $(shell $(PKG_CONFIG) --libs cunit)
 TBB_CFLAGS   = $(shell $(PKG_CONFIG) --cflags tbb)
 TBB_LIBS     = $(shell $(PKG_CONFIG) --libs tbb)
-STORE_CFLAGS = $(shell $(PKG_CONFIG) --cflags sqlite3 libzstd libcrypto)
-STORE_LIBS   = $(shell $(PKG_CONFIG) --libs sqlite3 libzstd libcrypto)
+STORE_CFLAGS = $(shell $(PKG_CONFIG) --cflags sqlite3 libzstd libcrypto libcjson)
+STORE_LIBS   = $(shell $(PKG_CONFIG) --libs sqlite3 libzstd libcrypto libcjson)
 CJSON_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcjson)
 CJSON_LIBS   = $(shell $(PKG_CONFIG) --libs libcjson)
 
@@ -181,6 +181,7 @@ $(TEST_BIN): $(TEST_OBJS) $(STATIC_LIB)
 
 $(BUILD)/obj/tests/%.o: ALL_CPPFLAGS += $(CUNIT_CFLAGS)
 $(BUILD)/obj/ckpt/%.o: ALL_CPPFLAGS += $(STORE_CFLAGS)
+$(BUILD)/obj/engine/%.o: ALL_CPPFLAGS += $(STORE_CFLAGS)
 
 # Benchmarks and their anchors: OpenMP and oneTBB only here.
 $(BUILD)/obj/bench/%.o: ALL_CFLAGS += -fopenmp

@@ -32,23 +32,6 @@
 #define PIECE ((size_t)1 << 20)           /* streaming unit of rp__blob_stream */
 #define PARALLEL_HASH_MIN ((size_t)1 << 20)
 
-char *
-rp__sprintf(const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-    char *s;
-
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    s = rp_xmalloc((size_t)(n < 0 ? 0 : n) + 1);
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
 void
 rp__sha256_hex(const void *data, size_t len, char out[RP__SHA256_HEX])
 {

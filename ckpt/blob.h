@@ -64,7 +64,4 @@ void rp__sha256_hex_while(const void *data, size_t len, char out[RP__SHA256_HEX]
 rp_status rp__blob_read(const char *path, size_t expected, void **data /* OUT */,
                         size_t *len /* OUT */, char **why /* OUT */);
 
-/* malloc'd printf. */
-char *rp__sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 #endif /* RP_CKPT_BLOB_H */

@@ -33,6 +33,7 @@
 #include <repartir.h>
 
 #include "ckpt/blob.h"
+#include "ckpt/store.h"
 #include "engine/alloc.h"
 
 #define APPLICATION_ID 0x72707274       /* "rprt" */
@@ -59,6 +60,63 @@ static const char *const migrations[] = {
     "  key TEXT PRIMARY KEY,"
     "  value BLOB NOT NULL,"
     "  updated_ms INTEGER NOT NULL);",
+    /* 1 -> 2: durable jobs (ckpt/journal.c), data locations, cached results. */
+    "CREATE TABLE jobs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT,"
+    "  kind TEXT NOT NULL,"
+    "  spec TEXT NOT NULL,"
+    "  stdin BLOB,"
+    "  total INTEGER NOT NULL,"
+    "  submitted_ms INTEGER NOT NULL,"
+    "  restored_from INTEGER);"
+    "CREATE TABLE tasks ("
+    "  id INTEGER PRIMARY KEY,"
+    "  job INTEGER NOT NULL,"
+    "  shard INTEGER NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  interrupted INTEGER NOT NULL DEFAULT 0,"
+    "  origin INTEGER NOT NULL,"
+    "  pid INTEGER,"
+    "  pid_start INTEGER,"
+    "  exit_code INTEGER,"
+    "  signal INTEGER,"
+    "  error TEXT,"
+    "  stdout BLOB,"
+    "  stdout_total INTEGER,"
+    "  stderr BLOB,"
+    "  stderr_total INTEGER,"
+    "  started_ms INTEGER,"
+    "  ended_ms INTEGER,"
+    "  wall_ns INTEGER,"
+    "  user_ns INTEGER,"
+    "  system_ns INTEGER,"
+    "  max_rss_kb INTEGER,"
+    "  updated_ms INTEGER NOT NULL);"
+    "CREATE INDEX tasks_by_job ON tasks (job, shard);"
+    "CREATE INDEX tasks_unfinished ON tasks (id) WHERE state IN ('queued', 'running');"
+    "CREATE TABLE events ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  time_ms INTEGER NOT NULL,"
+    "  task INTEGER NOT NULL,"
+    "  job INTEGER NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  attempt INTEGER NOT NULL,"
+    "  exit_code INTEGER,"
+    "  signal INTEGER);"
+    "CREATE INDEX events_by_task ON events (task);"
+    "CREATE TABLE data_locations ("
+    "  key TEXT NOT NULL,"
+    "  node TEXT NOT NULL,"
+    "  size INTEGER,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (key, node));"
+    "CREATE TABLE results_cache ("
+    "  key TEXT PRIMARY KEY,"
+    "  task INTEGER,"
+    "  value BLOB NOT NULL,"
+    "  created_ms INTEGER NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -1277,5 +1335,87 @@ rp_ckpt_kv_list(rp_ckpt *s, const char *prefix,
         free(rows[i].value);
     }
     free(rows);
+    return status;
+}
+
+/* ---- for the engine (ckpt/store.h) ---- */
+
+const char *
+rp__ckpt_dir(const rp_ckpt *s)
+{
+    return s->dir;
+}
+
+rp_status
+rp__ckpt_trim(rp_ckpt *s, const char *key, unsigned keep)
+{
+    size_t count = 0;
+    sqlite3_stmt *st;
+    rp_status status;
+
+    if (s == NULL || !key_ok(key) || keep == 0)
+        return RP_ERR_INVALID;
+    pthread_mutex_lock(&s->lock);
+    if ((status = exec(s, "BEGIN IMMEDIATE")) != RP_OK)
+        goto out;
+    st = prepare(s, "DELETE FROM checkpoints WHERE id IN (SELECT id FROM checkpoints"
+                    " WHERE key = ?1 ORDER BY iteration DESC, id DESC LIMIT -1 OFFSET ?2)");
+    if (st == NULL) {
+        status = RP_ERR_IO;
+        rollback(s);
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, keep);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        status = db_fail(s, "trimming checkpoints");
+        sqlite3_finalize(st);
+        rollback(s);
+        goto out;
+    }
+    count = (size_t)sqlite3_changes(s->db);
+    sqlite3_finalize(st);
+    if ((status = exec(s, "COMMIT")) != RP_OK) {
+        rollback(s);
+        goto out;
+    }
+    if (count != 0)
+        status = sweep_locked(s);
+out:
+    pthread_mutex_unlock(&s->lock);
+    return status;
+}
+
+rp_status
+rp__ckpt_last(rp_ckpt *s, const char *key, uint64_t *iteration, int64_t *created_ms)
+{
+    sqlite3_stmt *st;
+    rp_status status;
+    int rc;
+
+    *iteration = 0;
+    *created_ms = 0;
+    if (!key_ok(key))
+        return RP_ERR_INVALID;
+    pthread_mutex_lock(&s->lock);
+    st = prepare(s, "SELECT iteration, created_ms FROM checkpoints WHERE key = ?"
+                    " ORDER BY iteration DESC, id DESC LIMIT 1");
+    if (st == NULL) {
+        pthread_mutex_unlock(&s->lock);
+        return RP_ERR_IO;
+    }
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *iteration = (uint64_t)sqlite3_column_int64(st, 0);
+        *created_ms = sqlite3_column_int64(st, 1);
+        status = RP_OK;
+    } else if (rc == SQLITE_DONE) {
+        status = RP_ERR_NOT_FOUND;
+    } else {
+        status = db_fail(s, "reading checkpoints");
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->lock);
     return status;
 }

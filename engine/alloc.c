@@ -4,12 +4,13 @@
  */
 #include "engine/alloc.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static _Noreturn void
-out_of_memory(size_t size)
+_Noreturn void
+rp__out_of_memory(size_t size)
 {
     fprintf(stderr, "repartir: out of memory (allocating %zu bytes)\n", size);
     abort();
@@ -21,7 +22,7 @@ rp_xmalloc(size_t size)
     void *p = malloc(size ? size : 1);
 
     if (p == NULL)
-        out_of_memory(size);
+        rp__out_of_memory(size);
     return p;
 }
 
@@ -31,7 +32,7 @@ rp_xcalloc(size_t count, size_t size)
     void *p = calloc(count ? count : 1, size ? size : 1);
 
     if (p == NULL)
-        out_of_memory(count * size);
+        rp__out_of_memory(count * size);
     return p;
 }
 
@@ -41,7 +42,7 @@ rp_xrealloc(void *ptr, size_t size)
     void *p = realloc(ptr, size ? size : 1);
 
     if (p == NULL)
-        out_of_memory(size);
+        rp__out_of_memory(size);
     return p;
 }
 
@@ -61,6 +62,34 @@ rp_xaligned_alloc(size_t align, size_t size)
     if (size == 0)
         size = align;
     if (posix_memalign(&p, align, size) != 0)
-        out_of_memory(size);
+        rp__out_of_memory(size);
     return p;
+}
+
+char *
+rp_xstrndup(const char *s, size_t n)
+{
+    size_t len = strnlen(s, n);
+    char *p = rp_xmalloc(len + 1);
+
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+char *
+rp__sprintf(const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    char *s;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    s = rp_xmalloc((size_t)(n < 0 ? 0 : n) + 1);
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
 }

@@ -13,6 +13,12 @@ void *rp_xmalloc(size_t size);
 void *rp_xcalloc(size_t count, size_t size);
 void *rp_xrealloc(void *ptr, size_t size);
 char *rp_xstrdup(const char *s);
+/* The first n bytes of s (fewer if it ends before), NUL-terminated. */
+char *rp_xstrndup(const char *s, size_t n);
+/* The policy itself, for a library that reports failure without a size. */
+_Noreturn void rp__out_of_memory(size_t size);
+/* malloc'd printf. */
+char *rp__sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* align: a power of two that is a multiple of sizeof(void *); free with free(). */
 void *rp_xaligned_alloc(size_t align, size_t size);
 

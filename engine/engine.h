@@ -68,6 +68,7 @@ struct rp__job {
     rp_task_id first_task;          /* its tasks' ids are consecutive */
     unsigned total, live;           /* live: records not yet forgotten */
     unsigned count[RP_TASK_STATE_COUNT];
+    uint64_t final_seq;             /* durable: journal op of its last final state */
 };
 
 struct rp__task {
@@ -80,11 +81,16 @@ struct rp__task {
     uint64_t submitted_ns;
     unsigned shard, total_shards;
     unsigned attempts;
+    unsigned interrupted;           /* attempts cut short by a pool stop or crash */
+    rp_task_id origin;              /* its checkpoints' key: task/<origin> */
+    uint64_t final_seq;             /* durable: journal op of its final state */
     uint8_t state;                  /* rp_task_state */
     uint8_t where;                  /* enum rp__where */
     bool cancel_requested;
 };
 
+/* RP__NOWHERE: final, or (durable pools) queued while its submission is
+ * being committed. */
 enum rp__where { RP__NOWHERE, RP__READY, RP__RETRY_WAIT, RP__RUNNING, RP__REMEMBERED };
 
 enum rp__end {
@@ -157,7 +163,15 @@ extern const rp__exec_ops rp__exec_function;
 
 /* ---- the engine, as executors see it ---- */
 
+struct rp__durable;
 rp__loop *rp__engine_loop(rp__engine *e);
+/* The state dir's machinery, or NULL for a pool without one. */
+struct rp__durable *rp__engine_durable(rp__engine *e);
+/* The SIGUSR1 period of a checkpointing task. */
+unsigned rp__engine_checkpoint_interval(rp__engine *e, const struct rp_task *spec);
+/* The process of t's running attempt (durable pools record it, so that
+ * recovery can kill it if it outlives a crash of this process). */
+void rp__engine_attempt_pid(rp__engine *e, struct rp__task *t, pid_t pid);
 rp_pool *rp__engine_pool(rp__engine *e);
 unsigned rp__engine_max_processes(rp__engine *e);
 unsigned rp__engine_cpu_workers(rp__engine *e);
@@ -172,8 +186,13 @@ void rp__engine_attempt_done(rp__engine *e, struct rp__task *t, struct rp__outco
 
 /* ---- the engine, as pool.c sees it ---- */
 
-rp_status rp__engine_create(rp_pool *pool, unsigned cpu_workers, unsigned max_processes,
-                            rp__engine **out /* OUT */);
+struct rp__engine_config {
+    unsigned cpu_workers, max_processes, checkpoint_interval_ms;
+    const char *state_dir;          /* NULL: not durable */
+};
+rp_status rp__engine_create(rp_pool *pool, const struct rp__engine_config *cfg,
+                            rp__engine **out /* OUT */, char **why /* OUT */);
+void rp__engine_recovery(rp__engine *e, rp_recovery *out /* OUT */);
 /* Refuses new tasks, cancels queued ones, cancels and reaps running
  * processes. Function tasks already running finish on their own. */
 void rp__engine_stop(rp__engine *e);
@@ -187,6 +206,12 @@ void rp__task_spec_unref(struct rp_task *t);
 rp_result *rp__result_new(void);
 /* "KEY" of "KEY=VALUE": its length. */
 size_t rp__env_key_len(const char *kv);
+/* task_codec.c: a description as JSON (malloc'd; stdin not included) and
+ * back. Parsing errors: RP_ERR_CORRUPT (damaged), RP_ERR_UNSUPPORTED (a
+ * function task, or a newer format), with *why. */
+char *rp__task_spec_json(const struct rp_task *t);
+rp_status rp__task_spec_parse(const char *json, const void *stdin_data, size_t stdin_len,
+                              struct rp_task **out /* OUT */, char **why /* OUT */);
 
 /* ---- the event bus (events.c) ---- */
 

@@ -35,7 +35,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "ckpt/journal.h"
+#include "ckpt/store.h"
 #include "engine/alloc.h"
+#include "engine/durable.h"
 #include "engine/pool.h"
 
 #define MAX_SHARDS 1000000u
@@ -84,6 +87,11 @@ struct rp__engine {
     unsigned callers;               /* threads inside public calls */
     unsigned batches;               /* run_batch calls in flight */
     bool stopping;
+    /* a pool with a state dir */
+    rp__durable *durable;
+    rp__journal *journal;           /* durable's, or NULL */
+    rp_recovery recovery;
+    unsigned checkpoint_interval_ms;
 };
 
 /* A pending retry, owned by the loop's timer until it fires. */
@@ -274,9 +282,35 @@ count_in(rp__engine *e, struct rp__task *t)
         e->ended[t->state]++;
 }
 
+/* Durable pools: hands the change to the journal. A task that ends only
+ * because the pool stops is not over: the store keeps it queued (its
+ * interrupted attempt counted), and the next pool on the store runs it. */
+static void
+journal_state(rp__engine *e, struct rp__task *t, rp_task_state from, rp_task_state to)
+{
+    rp_task_state stored = to;
+    unsigned interrupted = t->interrupted;
+    uint64_t seq;
+
+    if (e->stopping && to == RP_TASK_CANCELLED && !t->cancel_requested) {
+        if (from != RP_TASK_RUNNING)
+            return;                 /* queued it was, queued it stays */
+        stored = RP_TASK_QUEUED;
+        interrupted++;
+    }
+    seq = rp__journal_state(e->journal, t->node.id, t->job->node.id, stored, t->attempts,
+                            interrupted, rp_task_state_is_final(stored) ? t->result : NULL);
+    if (rp_task_state_is_final(to)) {
+        t->final_seq = seq;
+        t->job->final_seq = seq;
+    }
+}
+
 static void
 set_state(rp__engine *e, struct rp__task *t, rp_task_state to)
 {
+    rp_task_state from = (rp_task_state)t->state;
+
     t->job->count[t->state]--;
     if (t->state == RP_TASK_QUEUED)
         e->now_queued--;
@@ -284,6 +318,8 @@ set_state(rp__engine *e, struct rp__task *t, rp_task_state to)
         e->now_running--;
     t->state = (uint8_t)to;
     count_in(e, t);
+    if (e->journal != NULL)
+        journal_state(e, t, from, to);
     publish(e, t);
 }
 
@@ -369,6 +405,8 @@ finish(rp__engine *e, struct rp__task *t, rp_task_state state, struct rp__outcom
     t->result = r;
     t->where = RP__NOWHERE;
     set_state(e, t, state);
+    if (e->durable != NULL && t->spec->checkpoint && !(e->stopping && !t->cancel_requested))
+        rp__durable_forget_run(e->durable, t->node.id);
     bool job_over = job_done(t->job);
     for (struct waiter *w = e->waiters; w != NULL; w = w->next)
         if (w->job ? job_over && w->id == t->job->node.id : w->id == t->node.id)
@@ -382,6 +420,21 @@ outcome_release(struct rp__outcome *o)
     free(o->err.data);
     free(o->error);
     o->out.data = o->err.data = o->error = NULL;
+}
+
+/* finish() for a task that did not run, with error (malloc'd, taken) as
+ * its result's reason. */
+static void
+finish_with_error(rp__engine *e, struct rp__task *t, rp_task_state state, char *error)
+{
+    struct rp__outcome o;
+
+    memset(&o, 0, sizeof o);
+    o.end = RP__END_SPAWN_FAILED;
+    o.exit_code = -1;
+    o.error = error;
+    finish(e, t, state, &o);
+    outcome_release(&o);
 }
 
 /* ---- dispatch ---- */
@@ -586,7 +639,7 @@ rp__engine_attempt_done(rp__engine *e, struct rp__task *t, struct rp__outcome *o
         state = RP_TASK_FAILED;
 
     if (state != RP_TASK_SUCCEEDED && state != RP_TASK_CANCELLED && !e->stopping &&
-        t->attempts <= spec->retries && retryable(spec, o)) {
+        t->attempts - t->interrupted <= spec->retries && retryable(spec, o)) {
         struct retry *r = rp_xmalloc(sizeof *r);
 
         rp__timer_init(&r->timer, retry_fire);
@@ -618,23 +671,62 @@ engine_of(rp_pool *pool)
     return rp__pool_engine(pool);
 }
 
-rp_status
-rp_submit_job(rp_pool *pool, rp_task *t, unsigned shards, rp_job_id *job_out,
-              rp_task_id *ids)
+/* Durable pools: the records of a submission wait (RP__NOWHERE) until it
+ * is committed. Then they become ready, or, if the commit failed or the
+ * pool stopped meanwhile, end CANCELLED. Lock held. */
+static void
+settle(rp__engine *e, rp_task_id first, unsigned n, rp_status committed, const char *why)
 {
-    rp__engine *e;
+    for (unsigned i = 0; i < n; i++) {
+        struct rp__task *t = find_task(e, first + i);
+        if (t == NULL || t->where != RP__NOWHERE || t->state != RP_TASK_QUEUED)
+            continue;
+        if (committed == RP_OK && !t->cancel_requested && !e->stopping) {
+            make_ready(e, t);
+            continue;
+        }
+        if (committed != RP_OK)
+            finish_with_error(e, t, RP_TASK_CANCELLED,
+                              rp__sprintf("not accepted: the store failed: %s", why));
+        else
+            finish(e, t, RP_TASK_CANCELLED, NULL);
+    }
+}
+
+/* Submits `shards` tasks of spec t (the caller's reference is taken over)
+ * as a new job. origin: the checkpoint key's task (0: each its own);
+ * restored_from: for rp_restore. *why on RP_ERR_IO. */
+static rp_status
+submit(rp__engine *e, rp_task *t, unsigned shards, rp_task_id origin, rp_task_id restored_from,
+       rp_job_id *job_out, rp_task_id *ids, char **why)
+{
     struct rp__job *job;
     struct rp__task *batch;
+    struct rp__jjob jj;
     uint64_t now = rp__now_ns();
+    rp_status status = RP_OK;
 
-    if (pool == NULL || t == NULL || shards == 0 || shards > MAX_SHARDS) {
+    *why = NULL;
+    if (t->checkpoint && e->journal == NULL) {
         rp_task_free(t);
-        return RP_ERR_INVALID;
+        return RP_ERR_UNSUPPORTED;      /* no store to keep checkpoints in */
     }
-    e = engine_of(pool);
+    memset(&jj, 0, sizeof jj);
+    if (e->journal != NULL) {
+        /* Built before the lock: the description no longer changes. */
+        jj.spec_json = rp__task_spec_json(t);
+        jj.kind = t->kind == RP__KIND_PROCESS ? "process" : "function";
+        jj.name = t->name;
+        jj.stdin_data = t->stdin_data;
+        jj.stdin_len = t->stdin_len;
+        jj.total = shards;
+        jj.origin = origin;
+        jj.restored_from = restored_from;
+    }
     enter(e);
     if (e->stopping) {
         leave(e);
+        free(jj.spec_json);
         rp_task_free(t);
         return RP_ERR_SHUTDOWN;
     }
@@ -653,23 +745,53 @@ rp_submit_job(rp_pool *pool, rp_task *t, unsigned shards, rp_job_id *job_out,
         rec->shard = i;
         rec->total_shards = shards;
         rec->submitted_ns = now;
+        rec->origin = origin != 0 ? origin : rec->node.id;
         rec->state = RP_TASK_QUEUED;
         idmap_put(&e->tasks, &rec->node);
         count_in(e, rec);
         publish(e, rec);
-        make_ready(e, rec);
+        if (e->journal == NULL)
+            make_ready(e, rec);
         if (ids != NULL)
             ids[i] = rec->node.id;
     }
     if (job_out != NULL)
         *job_out = job->node.id;
+    if (e->journal != NULL) {
+        rp_task_id first = job->first_task;
+        jj.job = job->node.id;
+        jj.first_task = first;
+        rp__journal_add_job(e->journal, &jj);
+        /* Still counted in `callers`: the engine (and the journal) stay. */
+        pthread_mutex_unlock(&e->lock);
+        status = rp__journal_wait_job(e->journal, &jj, why);
+        pthread_mutex_lock(&e->lock);
+        settle(e, first, shards, status, *why);
+    }
     batch = dispatch(e);
     pthread_mutex_unlock(&e->lock);
+    free(jj.spec_json);
     rp__task_spec_unref(t);            /* the builder's reference */
     run_batch(e, batch);
     pthread_mutex_lock(&e->lock);
     leave(e);
-    return RP_OK;
+    return status;
+}
+
+rp_status
+rp_submit_job(rp_pool *pool, rp_task *t, unsigned shards, rp_job_id *job_out,
+              rp_task_id *ids)
+{
+    rp_status status;
+    char *why;
+
+    if (pool == NULL || t == NULL || shards == 0 || shards > MAX_SHARDS) {
+        rp_task_free(t);
+        return RP_ERR_INVALID;
+    }
+    status = submit(engine_of(pool), t, shards, 0, 0, job_out, ids, &why);
+    free(why);
+    return status;
 }
 
 rp_status
@@ -730,6 +852,19 @@ is_over(rp__engine *e, uint64_t id, bool job, bool *gone)
     const struct rp__task *t = find_task(e, id);
     *gone = t == NULL;
     return t == NULL || rp_task_state_is_final(t->state);
+}
+
+/* Lock held (and counted in callers); durable pools: waits until the
+ * journal op seq was committed, so that a result handed out is one a crash
+ * cannot take back. Lets go of the lock meanwhile. */
+static void
+durable_wait(rp__engine *e, uint64_t seq)
+{
+    if (e->journal == NULL || seq == 0)
+        return;
+    pthread_mutex_unlock(&e->lock);
+    rp__journal_wait(e->journal, seq);
+    pthread_mutex_lock(&e->lock);
 }
 
 /* Lock held. Sleeps until task or job `id` is over (finish() signals it),
@@ -795,6 +930,17 @@ rp_wait(rp_pool *pool, rp_task_id id, int timeout_ms, rp_result **out)
         atomic_fetch_add_explicit(&t->result->refs, 1, memory_order_relaxed);
         *out = t->result;
         remember(e, t);
+        durable_wait(e, t->final_seq);  /* t may be forgotten after this */
+    } else if (status == RP_ERR_NOT_FOUND && e->journal != NULL) {
+        /* Forgotten, or from an earlier pool on this store. */
+        struct rp__jtask row;
+        pthread_mutex_unlock(&e->lock);
+        status = rp__journal_task(e->journal, id, &row, out);
+        pthread_mutex_lock(&e->lock);
+        if (status == RP_OK && *out == NULL)
+            status = RP_ERR_NOT_FOUND;   /* unfinished and not ours: cannot be */
+        else if (status != RP_OK && status != RP_ERR_NOT_FOUND)
+            status = RP_ERR_IO;
     }
     leave(e);
     return status;
@@ -820,6 +966,10 @@ cancel_locked(rp__engine *e, struct rp__task *t, unsigned *attempt)
         *attempt = t->attempts;
         return true;
     case RP__NOWHERE:
+        /* A submission being committed: settle() ends it. */
+        if (t->state == RP_TASK_QUEUED)
+            t->cancel_requested = true;
+        break;
     case RP__REMEMBERED:
         break;
     }
@@ -874,31 +1024,167 @@ rp__engine_wait_idle(rp__engine *e, enum rp__task_kind kind)
     pthread_mutex_unlock(&e->lock);
 }
 
-/* The state and job of task id, each if asked for. */
+/* Lock held (counted in callers). A task the engine no longer holds, from
+ * the store: RP_ERR_NOT_FOUND without one. Lets go of the lock meanwhile. */
 static rp_status
-task_lookup(rp_pool *pool, rp_task_id id, rp_task_state *state, rp_job_id *job)
+stored_task(rp__engine *e, rp_task_id id, struct rp__jtask *row, rp_result **result)
+{
+    rp_status status;
+
+    if (e->journal == NULL)
+        return RP_ERR_NOT_FOUND;
+    pthread_mutex_unlock(&e->lock);
+    status = rp__journal_task(e->journal, id, row, result);
+    pthread_mutex_lock(&e->lock);
+    return status == RP_OK || status == RP_ERR_NOT_FOUND ? status : RP_ERR_IO;
+}
+
+/* The state, job and checkpoint origin of task id, each if asked for. */
+static rp_status
+task_lookup(rp_pool *pool, rp_task_id id, rp_task_state *state, rp_job_id *job,
+            rp_task_id *origin)
 {
     rp__engine *e = engine_of(pool);
     struct rp__task *t;
+    struct rp__jtask row;
+    rp_status status = RP_OK;
 
     enter(e);
     t = find_task(e, id);
-    if (t != NULL && state != NULL)
-        *state = (rp_task_state)t->state;
-    if (t != NULL && job != NULL)
-        *job = t->job->node.id;
+    if (t != NULL) {
+        row.state = (rp_task_state)t->state;
+        row.job = t->job->node.id;
+        row.origin = t->origin;
+    } else {
+        status = stored_task(e, id, &row, NULL);
+    }
+    if (status == RP_OK) {
+        if (state != NULL)
+            *state = row.state;
+        if (job != NULL)
+            *job = row.job;
+        if (origin != NULL)
+            *origin = row.origin;
+    }
     leave(e);
-    return t != NULL ? RP_OK : RP_ERR_NOT_FOUND;
+    return status;
+}
+
+rp_status
+rp_task_checkpoint_key(rp_pool *pool, rp_task_id id, char *buf, size_t size)
+{
+    rp_task_id origin;
+    rp_status status;
+    char key[32];
+
+    if (pool == NULL || buf == NULL || size == 0)
+        return RP_ERR_INVALID;
+    buf[0] = '\0';
+    status = task_lookup(pool, id, NULL, NULL, &origin);
+    if (status == RP_OK) {
+        rp__durable_key(origin, key);
+        snprintf(buf, size, "%s", key);
+    }
+    return status;
+}
+
+/* The description of a final task, for rp_restore: the engine's, or
+ * parsed from the store. */
+static rp_status
+restorable(rp__engine *e, rp_task_id id, rp_task **spec, rp_task_id *origin)
+{
+    struct rp__task *t = find_task(e, id);
+    struct rp__jtask row;
+    unsigned count[RP_TASK_STATE_COUNT];
+    char *json, *why;
+    void *in;
+    size_t in_len;
+    rp_status status;
+
+    *spec = NULL;
+    if (t != NULL) {
+        if (!rp_task_state_is_final(t->state))
+            return RP_ERR_BUSY;
+        if (t->spec->kind != RP__KIND_PROCESS)
+            return RP_ERR_UNSUPPORTED;
+        atomic_fetch_add_explicit(&t->spec->refs, 1, memory_order_relaxed);
+        *spec = t->spec;
+        *origin = t->origin;
+        return RP_OK;
+    }
+    if ((status = stored_task(e, id, &row, NULL)) != RP_OK)
+        return status;
+    if (!rp_task_state_is_final(row.state))
+        return RP_ERR_BUSY;
+    pthread_mutex_unlock(&e->lock);
+    status = rp__journal_job(e->journal, row.job, &json, &in, &in_len, count);
+    if (status == RP_OK) {
+        status = rp__task_spec_parse(json, in, in_len, spec, &why);
+        free(why);
+        free(json);
+        free(in);
+    } else if (status == RP_ERR_NOT_FOUND) {
+        status = RP_ERR_CORRUPT;        /* a task row without its job */
+    }
+    pthread_mutex_lock(&e->lock);
+    *origin = row.origin;
+    return status;
+}
+
+rp_status
+rp_restore_detail(rp_pool *pool, rp_task_id id, rp_restore_info *out)
+{
+    rp__engine *e;
+    rp_task *spec = NULL;
+    rp_task_id origin = 0, new_id = 0;
+    uint64_t iteration = 0;
+    int64_t created;
+    rp_status status;
+    char key[32], *why;
+
+    if (out != NULL)
+        memset(out, 0, sizeof *out);
+    if (pool == NULL || out == NULL)
+        return RP_ERR_INVALID;
+    e = engine_of(pool);
+    if (e->durable == NULL)
+        return RP_ERR_UNSUPPORTED;
+    enter(e);
+    status = e->stopping ? RP_ERR_SHUTDOWN : restorable(e, id, &spec, &origin);
+    leave(e);
+    if (status != RP_OK)
+        return status;
+    rp__durable_key(origin, key);
+    if (spec->checkpoint) {
+        status = rp__ckpt_last(rp__durable_store(e->durable), key, &iteration, &created);
+        if (status != RP_OK && status != RP_ERR_NOT_FOUND) {
+            rp_task_free(spec);
+            return RP_ERR_IO;
+        }
+        out->from_checkpoint = status == RP_OK;
+        out->iteration = iteration;
+    }
+    status = submit(e, spec, 1, origin, id, NULL, &new_id, &why);
+    free(why);
+    out->new_id = status == RP_OK ? new_id : 0;
+    if (status != RP_OK)
+        out->from_checkpoint = false, out->iteration = 0;
+    return status;
 }
 
 rp_status
 rp_restore(rp_pool *pool, rp_task_id id, rp_task_id *new_id)
 {
+    rp_restore_info info;
+    rp_status status;
+
     if (new_id != NULL)
         *new_id = 0;
-    if (pool == NULL || new_id == NULL)
+    if (new_id == NULL)
         return RP_ERR_INVALID;
-    return task_lookup(pool, id, NULL, NULL) == RP_OK ? RP_ERR_UNSUPPORTED : RP_ERR_NOT_FOUND;
+    status = rp_restore_detail(pool, id, &info);
+    *new_id = info.new_id;
+    return status;
 }
 
 rp_status
@@ -906,7 +1192,7 @@ rp_task_status(rp_pool *pool, rp_task_id id, rp_task_state *out)
 {
     if (pool == NULL || out == NULL)
         return RP_ERR_INVALID;
-    return task_lookup(pool, id, out, NULL);
+    return task_lookup(pool, id, out, NULL, NULL);
 }
 
 rp_status
@@ -914,7 +1200,7 @@ rp_task_job(rp_pool *pool, rp_task_id id, rp_job_id *out)
 {
     if (pool == NULL || out == NULL)
         return RP_ERR_INVALID;
-    return task_lookup(pool, id, NULL, out);
+    return task_lookup(pool, id, NULL, out, NULL);
 }
 
 /* ---- jobs ---- */
@@ -947,11 +1233,41 @@ job_info(const struct rp__job *job, rp_job_info *out)
     out->state = roll_up(job);
 }
 
+/* Lock held (counted in callers). A job the engine no longer holds, from
+ * the store. Lets go of the lock meanwhile. */
+static rp_status
+stored_job(rp__engine *e, rp_job_id id, rp_job_info *out)
+{
+    struct rp__job job;
+    char *json;
+    void *in;
+    size_t in_len;
+    rp_status status;
+
+    if (e->journal == NULL)
+        return RP_ERR_NOT_FOUND;
+    memset(&job, 0, sizeof job);
+    pthread_mutex_unlock(&e->lock);
+    status = rp__journal_job(e->journal, id, &json, &in, &in_len, job.count);
+    pthread_mutex_lock(&e->lock);
+    if (status != RP_OK)
+        return status == RP_ERR_NOT_FOUND ? status : RP_ERR_IO;
+    free(json);
+    free(in);
+    job.node.id = id;
+    for (unsigned s = 0; s < RP_TASK_STATE_COUNT; s++)
+        job.total += job.count[s];
+    if (out != NULL)
+        job_info(&job, out);
+    return RP_OK;
+}
+
 rp_status
 rp_job_get(rp_pool *pool, rp_job_id id, rp_job_info *out)
 {
     rp__engine *e;
     struct rp__job *job;
+    rp_status status = RP_OK;
 
     if (pool == NULL || out == NULL)
         return RP_ERR_INVALID;
@@ -960,8 +1276,10 @@ rp_job_get(rp_pool *pool, rp_job_id id, rp_job_info *out)
     job = (struct rp__job *)idmap_get(&e->jobs, id);
     if (job != NULL)
         job_info(job, out);
+    else
+        status = stored_job(e, id, out);
     leave(e);
-    return job != NULL ? RP_OK : RP_ERR_NOT_FOUND;
+    return status;
 }
 
 rp_status
@@ -979,6 +1297,10 @@ rp_job_wait(rp_pool *pool, rp_job_id id, int timeout_ms, rp_job_info *out)
     job = (struct rp__job *)idmap_get(&e->jobs, id);
     if (job != NULL && out != NULL)
         job_info(job, out);
+    if (job != NULL && status == RP_OK)
+        durable_wait(e, job->final_seq);   /* job may be forgotten after this */
+    else if (job == NULL && status == RP_ERR_NOT_FOUND)
+        status = stored_job(e, id, out);
     leave(e);
     return status;
 }
@@ -1045,25 +1367,241 @@ rp__engine_stats(rp__engine *e, rp_stats *out)
     leave(e);
 }
 
+static void
+free_records(rp__engine *e)
+{
+    for (size_t i = 0; i <= e->tasks.mask; i++) {
+        struct rp__idnode *n = e->tasks.buckets[i];
+        while (n != NULL) {
+            struct rp__idnode *next = n->next;
+            struct rp__task *t = (struct rp__task *)n;
+            rp__task_spec_unref(t->spec);
+            rp_result_free(t->result);
+            free(t);
+            n = next;
+        }
+    }
+    for (size_t i = 0; i <= e->jobs.mask; i++) {
+        struct rp__idnode *n = e->jobs.buckets[i];
+        while (n != NULL) {
+            struct rp__idnode *next = n->next;
+            free(n);
+            n = next;
+        }
+    }
+    free(e->tasks.buckets);
+    free(e->jobs.buckets);
+}
+
+/* ---- recovery: what an earlier pool left in the store ---- */
+
+struct recovered {
+    struct rp__jtask *rows;
+    size_t n, cap;
+};
+
+static void
+collect_unfinished(void *ctx, const struct rp__jtask *t)
+{
+    struct recovered *r = ctx;
+
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 64;
+        r->rows = rp_xrealloc(r->rows, r->cap * sizeof *r->rows);
+    }
+    r->rows[r->n++] = *t;
+}
+
+static bool
+is_recovered(void *ctx, rp_task_id id)
+{
+    const struct recovered *r = ctx;
+    size_t lo = 0, hi = r->n;
+
+    while (lo < hi) {                   /* rows are by id */
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->rows[mid].id == id)
+            return true;
+        if (r->rows[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* The job record for recovered rows of job `row->job`, with its counts
+ * from the store; *spec = its description (NULL + *why if unusable). */
+static struct rp__job *
+recover_job(rp__engine *e, const struct rp__jtask *row, rp_task **spec, char **why)
+{
+    struct rp__job *job = rp_xcalloc(1, sizeof *job);
+    char *json;
+    void *in;
+    size_t in_len;
+    rp_status status;
+
+    *spec = NULL;
+    *why = NULL;
+    job->node.id = row->job;
+    job->total = row->total;
+    job->first_task = row->id - row->shard;
+    status = rp__journal_job(e->journal, row->job, &json, &in, &in_len, job->count);
+    if (status == RP_OK) {
+        status = rp__task_spec_parse(json, in, in_len, spec, why);
+        free(json);
+        free(in);
+    } else {
+        *why = rp__sprintf("its job %llu cannot be read from the store: %s",
+                           (unsigned long long)row->job, rp_strerror(status));
+    }
+    /* Counted again as the records are made. */
+    job->count[RP_TASK_QUEUED] = job->count[RP_TASK_RUNNING] = 0;
+    idmap_put(&e->jobs, &job->node);
+    return job;
+}
+
+/* Kills what is left of an interrupted attempt: a crash of the pool does
+ * not end the processes it started (each leads its own process group). */
+static void
+kill_leftover(rp__engine *e, const struct rp__jtask *row)
+{
+    if (row->state != RP_TASK_RUNNING || row->pid <= 1 || row->pid_start == 0)
+        return;
+    if (rp__process_start_time(row->pid) != row->pid_start)
+        return;                         /* gone, or the pid was reused */
+    kill(-row->pid, SIGKILL);
+    kill(row->pid, SIGKILL);
+    e->recovery.killed++;
+}
+
+/* Lock held; before any dispatch. */
+static rp_status
+recover(rp__engine *e, char **why)
+{
+    struct recovered r = { NULL, 0, 0 };
+    struct rp__job *job = NULL;
+    rp_task *spec = NULL;
+    char *bad = NULL;
+    uint64_t max_task, max_job;
+    rp_status status;
+
+    if ((status = rp__journal_max_ids(e->journal, &max_task, &max_job)) != RP_OK ||
+        (status = rp__journal_unfinished(e->journal, collect_unfinished, &r)) != RP_OK) {
+        *why = rp__sprintf("cannot read the jobs of the store: %s", rp_strerror(status));
+        free(r.rows);
+        return status;
+    }
+    e->next_task_id = max_task + 1;
+    e->next_job_id = max_job + 1;
+    for (size_t i = 0; i < r.n; i++)
+        kill_leftover(e, &r.rows[i]);
+    if ((status = rp__journal_requeue_running(e->journal)) != RP_OK) {
+        *why = rp__sprintf("cannot requeue the interrupted tasks: %s", rp_strerror(status));
+        free(r.rows);
+        return status;
+    }
+    rp__durable_sweep_runs(e->durable, is_recovered, &r);
+    for (size_t i = 0; i < r.n; i++) {
+        const struct rp__jtask *row = &r.rows[i];
+        struct rp__task *t = rp_xcalloc(1, sizeof *t);
+
+        if (job == NULL || job->node.id != row->job) {
+            rp__task_spec_unref(spec);
+            free(bad);
+            job = recover_job(e, row, &spec, &bad);
+        }
+        t->node.id = row->id;
+        t->job = job;
+        job->live++;
+        t->shard = row->shard;
+        t->total_shards = row->total;
+        t->attempts = row->attempts;
+        t->interrupted = row->interrupted + (row->state == RP_TASK_RUNNING);
+        t->origin = row->origin;
+        t->submitted_ns = rp__now_ns();
+        t->state = RP_TASK_QUEUED;
+        idmap_put(&e->tasks, &t->node);
+        count_in(e, t);
+        if (spec == NULL) {
+            /* Kept only to record why it cannot run: a placeholder. */
+            t->spec = rp_task_new("/");
+            publish(e, t);
+            finish_with_error(e, t, RP_TASK_FAILED,
+                              rp__sprintf("cannot recover: %s", bad ? bad : "unknown reason"));
+            e->recovery.unrecoverable++;
+            continue;
+        }
+        t->spec = spec;
+        atomic_fetch_add_explicit(&spec->refs, 1, memory_order_relaxed);
+        publish(e, t);
+        make_ready(e, t);
+        if (row->state == RP_TASK_RUNNING)
+            e->recovery.interrupted++;
+        else
+            e->recovery.queued++;
+    }
+    rp__task_spec_unref(spec);
+    free(bad);
+    free(r.rows);
+    return RP_OK;
+}
+
+void
+rp__engine_recovery(rp__engine *e, rp_recovery *out)
+{
+    enter(e);
+    *out = e->recovery;
+    leave(e);
+}
+
+rp__durable *
+rp__engine_durable(rp__engine *e)
+{
+    return e->durable;
+}
+
+unsigned
+rp__engine_checkpoint_interval(rp__engine *e, const struct rp_task *spec)
+{
+    return spec->checkpoint_interval_ms != 0 ? spec->checkpoint_interval_ms
+                                             : e->checkpoint_interval_ms;
+}
+
+void
+rp__engine_attempt_pid(rp__engine *e, struct rp__task *t, pid_t pid)
+{
+    if (e->journal != NULL)
+        rp__journal_pid(e->journal, t->node.id, pid, rp__process_start_time(pid));
+}
+
 rp_status
-rp__engine_create(rp_pool *pool, unsigned cpu_workers, unsigned max_processes,
-                  rp__engine **out)
+rp__engine_create(rp_pool *pool, const struct rp__engine_config *cfg, rp__engine **out,
+                  char **why)
 {
     rp__engine *e = rp_xcalloc(1, sizeof *e);
     rp_status status;
     size_t started = 0;
+    struct rp__task *batch;
 
     *out = NULL;
+    *why = NULL;
     pthread_mutex_init(&e->lock, NULL);
     pthread_cond_init(&e->idle_cond, NULL);
     e->pool = pool;
-    e->max_processes = max_processes;
-    e->cpu_workers = cpu_workers;
+    e->max_processes = cfg->max_processes;
+    e->cpu_workers = cfg->cpu_workers;
+    e->checkpoint_interval_ms = cfg->checkpoint_interval_ms;
     e->next_task_id = e->next_job_id = 1;
     e->rng = rp__now_ns() | 1;
     idmap_init(&e->tasks);
     idmap_init(&e->jobs);
     e->bus = rp__bus_new();
+    if (cfg->state_dir != NULL) {
+        if ((status = rp__durable_open(cfg->state_dir, &e->durable, why)) != RP_OK)
+            goto fail;
+        e->journal = rp__durable_journal(e->durable);
+    }
     status = rp__loop_create(&e->loop);
     if (status != RP_OK)
         goto fail;
@@ -1076,16 +1614,26 @@ rp__engine_create(rp_pool *pool, unsigned cpu_workers, unsigned max_processes,
             goto fail;
         x->capacity = x->ops->capacity(x->state);
     }
+    if (e->journal != NULL) {
+        pthread_mutex_lock(&e->lock);
+        status = recover(e, why);
+        batch = status == RP_OK ? dispatch(e) : NULL;
+        pthread_mutex_unlock(&e->lock);
+        if (status != RP_OK)
+            goto fail;
+        run_batch(e, batch);
+    }
     *out = e;
     return RP_OK;
 
 fail:
     while (started-- > 0)
         e->exec[started].ops->stop(e->exec[started].state);
-    rp__loop_destroy(e->loop);
+    if (e->loop != NULL)
+        rp__loop_destroy(e->loop);
+    rp__durable_close(e->durable);
     rp__bus_unref(e->bus);
-    free(e->tasks.buckets);
-    free(e->jobs.buckets);
+    free_records(e);
     pthread_cond_destroy(&e->idle_cond);
     pthread_mutex_destroy(&e->lock);
     free(e);
@@ -1135,27 +1683,8 @@ rp__engine_free(rp__engine *e)
     e->exec[RP__KIND_FUNCTION].ops->stop(e->exec[RP__KIND_FUNCTION].state);
     rp__bus_close(e->bus);
     rp__bus_unref(e->bus);
-    for (size_t i = 0; i <= e->tasks.mask; i++) {
-        struct rp__idnode *n = e->tasks.buckets[i];
-        while (n != NULL) {
-            struct rp__idnode *next = n->next;
-            struct rp__task *t = (struct rp__task *)n;
-            rp__task_spec_unref(t->spec);
-            rp_result_free(t->result);
-            free(t);
-            n = next;
-        }
-    }
-    for (size_t i = 0; i <= e->jobs.mask; i++) {
-        struct rp__idnode *n = e->jobs.buckets[i];
-        while (n != NULL) {
-            struct rp__idnode *next = n->next;
-            free(n);
-            n = next;
-        }
-    }
-    free(e->tasks.buckets);
-    free(e->jobs.buckets);
+    free_records(e);
+    rp__durable_close(e->durable);
     pthread_cond_destroy(&e->idle_cond);
     pthread_mutex_destroy(&e->lock);
     free(e);

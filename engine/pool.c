@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "engine/alloc.h"
+#include "engine/durable.h"
 #include "engine/engine.h"
 
 #define DEFAULT_STACK_SIZE ((size_t)8 << 20)
@@ -68,12 +69,22 @@ rp_pool_config_init(rp_pool_config *cfg)
 rp_status
 rp_pool_create(const rp_pool_config *cfg, rp_pool **out)
 {
+    return rp_pool_create_why(cfg, out, NULL);
+}
+
+rp_status
+rp_pool_create_why(const rp_pool_config *cfg, rp_pool **out, char **why)
+{
     rp_pool_config defaults;
+    struct rp__engine_config ecfg;
     unsigned nworkers;
     size_t stack;
     rp_pool *pool;
     rp_status status;
+    char *detail = NULL;
 
+    if (why != NULL)
+        *why = NULL;
     if (out == NULL)
         return RP_ERR_INVALID;
     *out = NULL;
@@ -89,8 +100,10 @@ rp_pool_create(const rp_pool_config *cfg, rp_pool **out)
         return RP_ERR_INVALID;
     if (cfg->n_remote_workers != 0 && cfg->remote_workers == NULL)
         return RP_ERR_INVALID;
+    if (cfg->state_dir != NULL && cfg->state_dir[0] == '\0')
+        return RP_ERR_INVALID;
     /* Refuse what this build cannot do rather than silently ignore it. */
-    if (cfg->state_dir != NULL || cfg->n_remote_workers != 0)
+    if (cfg->n_remote_workers != 0)
         return RP_ERR_UNSUPPORTED;
 
     nworkers = cfg->cpu_workers > 0 ? (unsigned)cfg->cpu_workers : usable_cpus();
@@ -109,11 +122,18 @@ rp_pool_create(const rp_pool_config *cfg, rp_pool **out)
         free(pool);
         return status;
     }
-    status = rp__engine_create(pool, nworkers,
-                               cfg->max_processes ? cfg->max_processes : nworkers,
-                               &pool->engine);
+    ecfg.cpu_workers = nworkers;
+    ecfg.max_processes = cfg->max_processes ? cfg->max_processes : nworkers;
+    ecfg.checkpoint_interval_ms = cfg->checkpoint_interval_ms ? cfg->checkpoint_interval_ms
+                                                              : DEFAULT_CHECKPOINT_INTERVAL_MS;
+    ecfg.state_dir = cfg->state_dir;
+    status = rp__engine_create(pool, &ecfg, &pool->engine, &detail);
     if (status != RP_OK) {
         rp__sched_shutdown(pool->sched, free, pool);
+        if (why != NULL)
+            *why = detail;
+        else
+            free(detail);
         return status;
     }
     *out = pool;
@@ -206,4 +226,21 @@ rp_pool_stats(rp_pool *pool, rp_stats *out)
     rp__sched_stats(pool->sched, out);
     rp__engine_stats(pool->engine, out);
     return RP_OK;
+}
+
+rp_status
+rp_pool_recovery(rp_pool *pool, rp_recovery *out)
+{
+    if (pool == NULL || out == NULL)
+        return RP_ERR_INVALID;
+    rp__engine_recovery(pool->engine, out);
+    return RP_OK;
+}
+
+rp_ckpt *
+rp_pool_store(rp_pool *pool)
+{
+    rp__durable *d = pool != NULL ? rp__engine_durable(pool->engine) : NULL;
+
+    return d != NULL ? rp__durable_store(d) : NULL;
 }

@@ -32,6 +32,16 @@
  *   keeps the tail; the total is counted, so truncation shows. A program
  *   printing gigabytes costs the limit, not the gigabytes.
  *
+ *   Checkpoints (durable pools, tasks with rp_task_set_checkpoint): the
+ *   attempt is prepared on the store's I/O thread first (engine/durable.h:
+ *   the run dir, and the restore file from the last checkpoint), then
+ *   spawned there. The loop watches the run dir with inotify; each rename
+ *   onto the checkpoint file asks the I/O thread to save that version (at
+ *   most one request in flight per child: the save reads whatever version
+ *   is newest when it runs). A timer sends SIGUSR1 every interval. When
+ *   the process ends, the I/O thread saves a last version it may have left
+ *   and only then reports the end, so a retry starts from it.
+ *
  * THREADS: struct child and the children list belong to the loop thread
  * once adopted. `live` (attempts submitted and not yet answered) is
  * guarded by live_lock; stop() waits on it.
@@ -47,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -55,6 +66,7 @@
 #include <unistd.h>
 
 #include "engine/alloc.h"
+#include "engine/durable.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3                       /* Linux 5.4; glibc 2.36 has it */
@@ -100,6 +112,13 @@ struct child {
     enum phase phase;
     bool timed_out, cancelled, exited, status_lost;
     bool completed;                     /* answered; freed after this batch */
+    /* checkpointing */
+    rp_task_id origin;
+    char *run_dir;                      /* NULL: not checkpointing */
+    int ckpt_wd;                        /* inotify watch, or -1 */
+    unsigned ckpt_interval_ms;
+    rp__timer ckpt_timer;               /* the SIGUSR1 reminder */
+    _Atomic bool ingest_pending;
     int wstatus;
     struct rusage ru;
     uint64_t started_ns, exited_ns;
@@ -111,7 +130,9 @@ struct proc_exec {
     unsigned capacity;
     bool have_pidfd;
     int devnull;                        /* stdin of tasks without stdin bytes */
+    rp__durable *durable;               /* NULL: no checkpoints */
     /* loop thread */
+    rp__watch inotify;                  /* run dirs of checkpointing children */
     struct child *children;
     bool stopping;
     char *scratch;
@@ -203,6 +224,7 @@ env_overridden(const char *entry, const struct rp_task *spec)
 {
     static const char *const ours[] = {
         "REPARTIR_TASK_ID", "REPARTIR_JOB_ID", "REPARTIR_SHARD", "REPARTIR_TOTAL_SHARDS",
+        "REPARTIR_CHECKPOINT_FILE", "REPARTIR_RESTORE_FILE",
     };
     size_t klen = rp__env_key_len(entry);
 
@@ -216,9 +238,10 @@ env_overridden(const char *entry, const struct rp_task *spec)
 }
 
 /* The inherited environment, then the task's, then ours. The strings of
- * the last four live in `ids` (room for 4 x 48 bytes). Free the array. */
+ * the ids live in `ids` (room for 4 x 48 bytes); the file variables (NULL:
+ * not set) are the caller's. Free the array. */
 static char **
-build_env(const struct rp__task *t, char ids[4][48])
+build_env(const struct rp__task *t, char ids[4][48], char *ckpt_var, char *restore_var)
 {
     const struct rp_task *spec = t->spec;
     size_t n = 0, k = 0;
@@ -226,7 +249,7 @@ build_env(const struct rp__task *t, char ids[4][48])
 
     while (environ != NULL && environ[n] != NULL)
         n++;
-    envp = rp_xmalloc((n + spec->nenv + 5) * sizeof *envp);
+    envp = rp_xmalloc((n + spec->nenv + 7) * sizeof *envp);
     for (size_t i = 0; i < n; i++)
         if (!env_overridden(environ[i], spec))
             envp[k++] = environ[i];
@@ -238,6 +261,10 @@ build_env(const struct rp__task *t, char ids[4][48])
     snprintf(ids[3], 48, "REPARTIR_TOTAL_SHARDS=%u", t->total_shards);
     for (int i = 0; i < 4; i++)
         envp[k++] = ids[i];
+    if (ckpt_var != NULL)
+        envp[k++] = ckpt_var;
+    if (restore_var != NULL)
+        envp[k++] = restore_var;
     envp[k] = NULL;
     return envp;
 }
@@ -752,6 +779,87 @@ live_done(struct proc_exec *x)
     pthread_mutex_unlock(&x->live_lock);
 }
 
+static void
+child_free(void *arg)
+{
+    struct child *c = arg;
+
+    free(c->run_dir);
+    free(c);
+}
+
+/* The end of a checkpointing attempt, on the I/O thread. */
+struct last_word {
+    struct child *c;
+    struct rp__outcome o;
+};
+
+static void
+report_after_ingest(void *arg)
+{
+    struct last_word *w = arg;
+    struct child *c = w->c;
+    struct proc_exec *x = c->x;
+
+    /* A version renamed into place just before the end. */
+    rp__durable_ingest(x->durable, c->id, c->origin);
+    rp__engine_attempt_done(x->e, c->t, &w->o);
+    rp__loop_post(x->loop, child_free, c);
+    free(w);
+    live_done(x);
+}
+
+static void
+ingest_now(void *arg)
+{
+    struct child *c = arg;
+
+    atomic_store_explicit(&c->ingest_pending, false, memory_order_relaxed);
+    rp__durable_ingest(c->x->durable, c->id, c->origin);
+}
+
+/* Loop thread: a new version of c's checkpoint file appeared. */
+static void
+request_ingest(struct child *c)
+{
+    if (!atomic_exchange_explicit(&c->ingest_pending, true, memory_order_relaxed))
+        rp__durable_post(c->x->durable, ingest_now, c);
+}
+
+static void
+on_inotify(void *arg, uint32_t revents)
+{
+    struct proc_exec *x = arg;
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    ssize_t n;
+
+    (void)revents;
+    while ((n = read(x->inotify.fd, buf, sizeof buf)) > 0) {
+        for (char *p = buf; p < buf + n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)p;
+            p += sizeof *ev + ev->len;
+            bool overflow = (ev->mask & IN_Q_OVERFLOW) != 0;
+            if (!overflow && (ev->len == 0 || strcmp(ev->name, "checkpoint") != 0))
+                continue;
+            for (struct child *c = x->children; c != NULL; c = c->next)
+                if (c->run_dir != NULL && (overflow || c->ckpt_wd == ev->wd))
+                    request_ingest(c);
+        }
+    }
+}
+
+static void
+on_ckpt_timer(rp__timer *timer, bool fired)
+{
+    struct child *c = (struct child *)((char *)timer - offsetof(struct child, ckpt_timer));
+
+    if (!fired || c->exited || c->phase != PHASE_RUNNING)
+        return;
+    kill(c->pid, SIGUSR1);               /* the main process: it owns the protocol */
+    rp__loop_timer_start(c->x->loop, &c->ckpt_timer,
+                         rp__now_ns() + (uint64_t)c->ckpt_interval_ms * 1000000u);
+}
+
 /* Ends the attempt once the process was reaped and both pipes are shut. */
 static void
 child_maybe_done(struct child *c)
@@ -764,6 +872,11 @@ child_maybe_done(struct child *c)
     c->completed = true;
     rp__loop_timer_stop(x->loop, &c->timer);
     rp__loop_timer_stop(x->loop, &c->pipe_timer);
+    rp__loop_timer_stop(x->loop, &c->ckpt_timer);
+    if (c->ckpt_wd >= 0) {
+        inotify_rm_watch(x->inotify.fd, c->ckpt_wd);
+        c->ckpt_wd = -1;
+    }
     memset(&o, 0, sizeof o);
     if (c->status_lost) {
         o.end = RP__END_LOST;
@@ -790,9 +903,16 @@ child_maybe_done(struct child *c)
         x->children = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
+    if (c->run_dir != NULL) {
+        struct last_word *w = rp_xmalloc(sizeof *w);
+        w->c = c;
+        w->o = o;
+        rp__durable_post(x->durable, report_after_ingest, w);
+        return;
+    }
     rp__engine_attempt_done(x->e, c->t, &o);
     /* Events for c may follow in this epoll batch: free it after. */
-    rp__loop_post(x->loop, free, c);
+    rp__loop_post(x->loop, child_free, c);
     live_done(x);
 }
 
@@ -828,6 +948,21 @@ adopt(void *arg)
         return;
     }
     rp__loop_timer_start(x->loop, &c->pipe_timer, c->started_ns + PIPE_WATCH_DELAY_NS);
+    if (c->run_dir != NULL) {
+        if (!x->inotify.active && x->inotify.fd >= 0) {
+            x->inotify.cb = on_inotify;
+            x->inotify.arg = x;
+            rp__loop_watch(x->loop, &x->inotify, EPOLLIN);
+        }
+        /* Without the watch (no inotify), versions are saved when the
+         * process ends: fewer of them, none lost. */
+        c->ckpt_wd = x->inotify.fd >= 0
+                         ? inotify_add_watch(x->inotify.fd, c->run_dir, IN_MOVED_TO | IN_CLOSE_WRITE)
+                         : -1;
+        if (c->ckpt_interval_ms != 0)
+            rp__loop_timer_start(x->loop, &c->ckpt_timer,
+                                 c->started_ns + (uint64_t)c->ckpt_interval_ms * 1000000u);
+    }
     if (x->stopping || rp__engine_cancel_requested(x->e, c->t)) {
         c->cancelled = true;
         terminate(c);
@@ -862,26 +997,26 @@ report_spawn_failure(struct proc_exec *x, struct rp__task *t, uint64_t started, 
     report_end(x, t, started, RP__END_SPAWN_FAILED, error);
 }
 
+/* Starts the attempt (counted in `live` already). ckpt and restore: the
+ * checkpoint protocol's files, taken (NULL when not checkpointing / when
+ * there is nothing to restore). */
 static void
-proc_submit(void *state, struct rp__task *t)
+spawn(struct proc_exec *x, struct rp__task *t, char *ckpt, char *restore)
 {
-    struct proc_exec *x = state;
     const struct rp_task *spec = t->spec;
     struct pipes p = { { -1, -1 }, { -1, -1 }, { -1, -1 } };
     char ids[4][48];
+    char *ckpt_var = NULL, *restore_var = NULL;
     char **envp;
     struct child *c;
     uint64_t started;
     pid_t pid = -1;
     int err = 0, pidfd;
 
-    pthread_mutex_lock(&x->live_lock);
-    x->live++;
-    pthread_mutex_unlock(&x->live_lock);
-    atomic_fetch_add_explicit(&x->started, 1, memory_order_relaxed);
-
     started = rp__now_ns();
     if (!x->have_pidfd) {
+        free(ckpt);
+        free(restore);
         report_spawn_failure(x, t, started,
                              rp_xstrdup("process tasks need pidfds (Linux 5.4 or later)"));
         return;
@@ -891,16 +1026,26 @@ proc_submit(void *state, struct rp__task *t)
         char buf[128];
         close_pipes(&p, true);
         snprintf(buf, sizeof buf, "cannot make pipes: %s", strerrordesc_np(err));
+        free(ckpt);
+        free(restore);
         report_spawn_failure(x, t, started, rp_xstrdup(buf));
         return;
     }
-    envp = build_env(t, ids);
+    if (ckpt != NULL)
+        ckpt_var = rp__sprintf("REPARTIR_CHECKPOINT_FILE=%s", ckpt);
+    if (restore != NULL)
+        restore_var = rp__sprintf("REPARTIR_RESTORE_FILE=%s", restore);
+    envp = build_env(t, ids, ckpt_var, restore_var);
     err = spec->limits_set ? spawn_forked(spec, &p, x->devnull, envp, &pid)
                            : spawn_posix(spec, &p, x->devnull, envp, &pid);
     free(envp);
+    free(ckpt_var);
+    free(restore_var);
+    free(restore);
     close_pipes(&p, false);
     if (err != 0) {
         close_pipes(&p, true);
+        free(ckpt);
         report_spawn_failure(x, t, started, spawn_error(spec, err));
         return;
     }
@@ -909,6 +1054,7 @@ proc_submit(void *state, struct rp__task *t)
         /* Already exited and reaped by someone else (a host that ignores
          * SIGCHLD has the kernel do it): the pid is free, touch it no more. */
         close_pipes(&p, true);
+        free(ckpt);
         report_end(x, t, started, RP__END_LOST, rp_xstrdup(STATUS_LOST));
         return;
     }
@@ -921,9 +1067,11 @@ proc_submit(void *state, struct rp__task *t)
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
         close_pipes(&p, true);
+        free(ckpt);
         report_spawn_failure(x, t, started, rp_xstrdup(buf));
         return;
     }
+    rp__engine_attempt_pid(x->e, t, pid);
     c = rp_xcalloc(1, sizeof *c);
     c->x = x;
     c->t = t;
@@ -943,12 +1091,65 @@ proc_submit(void *state, struct rp__task *t)
     capture_init(&c->err, spec->capture_limit);
     rp__timer_init(&c->timer, on_timer);
     rp__timer_init(&c->pipe_timer, on_pipe_timer);
+    rp__timer_init(&c->ckpt_timer, on_ckpt_timer);
+    c->ckpt_wd = -1;
+    c->origin = t->origin;
+    if (ckpt != NULL) {
+        char *slash = strrchr(ckpt, '/');
+        c->run_dir = rp_xstrndup(ckpt, (size_t)(slash - ckpt));
+        c->ckpt_interval_ms = rp__engine_checkpoint_interval(x->e, spec);
+        free(ckpt);
+    }
     /* Spawned by the loop itself (a finished task freed the slot): adopt
      * now rather than wake the loop up for it. */
     if (rp__loop_on_thread(x->loop))
         adopt(c);
     else
         rp__loop_post(x->loop, adopt, c);
+}
+
+struct prepare_req {
+    struct proc_exec *x;
+    struct rp__task *t;
+};
+
+/* I/O thread: the run dir and the restore file, then the spawn. */
+static void
+prepare_and_spawn(void *arg)
+{
+    struct prepare_req *r = arg;
+    char *ckpt, *restore, *why;
+
+    if (rp__durable_prepare(r->x->durable, r->t->node.id, r->t->origin, &ckpt, &restore,
+                            &why) != RP_OK ||
+        why != NULL) {
+        /* Starting from scratch would throw its progress away. */
+        free(ckpt);
+        free(restore);
+        report_spawn_failure(r->x, r->t, rp__now_ns(), why);
+    } else {
+        spawn(r->x, r->t, ckpt, restore);
+    }
+    free(r);
+}
+
+static void
+proc_submit(void *state, struct rp__task *t)
+{
+    struct proc_exec *x = state;
+
+    pthread_mutex_lock(&x->live_lock);
+    x->live++;
+    pthread_mutex_unlock(&x->live_lock);
+    atomic_fetch_add_explicit(&x->started, 1, memory_order_relaxed);
+    if (t->spec->checkpoint && x->durable != NULL) {
+        struct prepare_req *r = rp_xmalloc(sizeof *r);
+        r->x = x;
+        r->t = t;
+        rp__durable_post(x->durable, prepare_and_spawn, r);
+        return;
+    }
+    spawn(x, t, NULL, NULL);
 }
 
 struct cancel_req {
@@ -1013,6 +1214,9 @@ proc_start(rp__engine *e, void **state)
     }
     x->e = e;
     x->loop = rp__engine_loop(e);
+    x->durable = rp__engine_durable(e);
+    /* Watched from the first checkpointing attempt on (loop thread). */
+    x->inotify.fd = x->durable != NULL ? inotify_init1(IN_NONBLOCK | IN_CLOEXEC) : -1;
     x->capacity = rp__engine_max_processes(e);
     x->scratch = rp_xmalloc(READ_CHUNK);
     pthread_mutex_init(&x->live_lock, NULL);
@@ -1050,6 +1254,20 @@ stop_all(void *arg)
     }
 }
 
+/* Loop thread: the last of the executor. */
+static void
+proc_free(void *arg)
+{
+    struct proc_exec *x = arg;
+
+    if (x->inotify.active)
+        rp__loop_unwatch(x->loop, &x->inotify);
+    if (x->inotify.fd >= 0)
+        close(x->inotify.fd);
+    free(x->scratch);
+    free(x);
+}
+
 static void
 proc_stop(void *state)
 {
@@ -1067,12 +1285,10 @@ proc_stop(void *state)
         pthread_cond_wait(&x->live_cond, &x->live_lock);
     pthread_mutex_unlock(&x->live_lock);
     /* stop_all may still sit in the queue; let it run before we go. */
-    rp__loop_post(x->loop, free, x->scratch);
-    x->scratch = NULL;
     pthread_cond_destroy(&x->live_cond);
     pthread_mutex_destroy(&x->live_lock);
     close(x->devnull);
-    rp__loop_post(x->loop, free, x);
+    rp__loop_post(x->loop, proc_free, x);
 }
 
 const rp__exec_ops rp__exec_process = {

@@ -34,7 +34,8 @@ extern "C" {
     X(ERR_TIMEOUT, "timed out")                                               \
     X(ERR_NOT_FOUND, "not found")                                             \
     X(ERR_IO, "input/output error (disk full, read-only, or failing)")        \
-    X(ERR_CORRUPT, "stored data is damaged")
+    X(ERR_CORRUPT, "stored data is damaged")                                 \
+    X(ERR_BUSY, "in use by another process")
 
 typedef enum rp_status {
 #define RP__STATUS_ENUM(name, text) RP_##name,

@@ -27,7 +27,7 @@ typedef struct rp_pool_config {
     const char *state_dir;       /* NULL = no persistence; else the store lives here */
     const char *const *remote_workers; size_t n_remote_workers;  /* "host:port" */
     const char *tls_cert, *tls_key, *tls_ca, *token;            /* NULL = off */
-    unsigned checkpoint_interval_ms;
+    unsigned checkpoint_interval_ms;   /* default SIGUSR1 reminder period */
     bool data_locality;
     size_t worker_stack_size;    /* bytes per worker thread; 0 = 8 MiB */
     unsigned max_processes;      /* process tasks running at once; 0 = cpu_workers */
@@ -42,12 +42,41 @@ typedef struct rp_pool_config {
 RP_API void rp_pool_config_init(rp_pool_config *cfg);
 
 /* Creates a pool and starts its workers. cfg NULL means the defaults.
+ * With cfg->state_dir the pool is durable (docs/store.md): its checkpoint
+ * store lives there, every submission is committed before rp_submit
+ * returns, and the work an earlier pool left unfinished in that store --
+ * after a crash or a shutdown -- is recovered and run again (see
+ * rp_pool_recovery). One pool at a time may use a state dir.
  * Errors: RP_ERR_INVALID (cpu_workers < 0 or > RP_POOL_MAX_WORKERS, out NULL,
  * a stack size below 64 KiB), RP_ERR_UNSUPPORTED (a feature this build does
- * not have yet: state_dir, remote workers), RP_ERR_SYSTEM (threads could not
- * be started). On error *out is left NULL and nothing leaks.
+ * not have yet: remote workers; a store from a newer repartir), RP_ERR_BUSY
+ * (another pool, in this or another process, uses the state dir), RP_ERR_IO
+ * and RP_ERR_CORRUPT (the store cannot be opened), RP_ERR_SYSTEM (threads
+ * could not be started). On error *out is left NULL and nothing leaks.
  * The caller owns *out and frees it with rp_pool_shutdown. */
 RP_API rp_status rp_pool_create(const rp_pool_config *cfg, rp_pool **out /* OUT */);
+/* rp_pool_create, and on failure *why (may be NULL) = what went wrong for
+ * a person ("the state dir /x is in use by process 123"), or NULL;
+ * the caller frees it. */
+RP_API rp_status rp_pool_create_why(const rp_pool_config *cfg, rp_pool **out /* OUT */,
+                                    char **why /* OUT, may be NULL */);
+/* What a durable pool found in its store when it was created. */
+typedef struct rp_recovery {
+    uint64_t queued;          /* tasks still queued: queued again */
+    uint64_t interrupted;     /* tasks that were running: queued again, from
+                                 their last checkpoint, as a new attempt */
+    uint64_t unrecoverable;   /* function tasks, or damaged descriptions:
+                                 recorded as FAILED with the reason */
+    uint64_t killed;          /* processes of interrupted tasks still alive,
+                                 killed before their task runs again */
+} rp_recovery;
+/* Fills *out (all zero for a pool without a state dir). */
+RP_API rp_status rp_pool_recovery(rp_pool *pool, rp_recovery *out /* OUT */);
+/* The pool's checkpoint store (include/repartir/ckpt.h), NULL without a
+ * state dir. It belongs to the pool: do not close it; it is valid until
+ * rp_pool_shutdown. */
+struct rp_ckpt;
+RP_API struct rp_ckpt *rp_pool_store(rp_pool *pool);
 
 /* Stops accepting new top-level work (rp_submit, rp_pool_run, rp_pool_post
  * from other threads then return RP_ERR_SHUTDOWN). Calls already in

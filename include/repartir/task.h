@@ -116,10 +116,26 @@ typedef enum {
 /* Sets a resource limit (soft and hard) on the process before it starts. */
 RP_API rp_status rp_task_set_limit(rp_task *t, rp_limit what, uint64_t value);
 
-/* Recorded now, acted on by later layers (the state store, the remote
- * executor); accepted and kept. */
+/* Recorded now, acted on by later layers (the remote executor and data
+ * locality); accepted and kept. */
 RP_API rp_status rp_task_add_data_dep(rp_task *t, const char *key);
+/* The checkpoint protocol for a process task (needs a pool with a state
+ * dir; rp_submit refuses it otherwise with RP_ERR_UNSUPPORTED):
+ *   - the process finds $REPARTIR_CHECKPOINT_FILE in its environment and,
+ *     whenever it likes, writes its state to a temp file in the same
+ *     directory and renames it onto that path;
+ *   - every interval_ms (0 = the pool's checkpoint_interval_ms) it gets
+ *     SIGUSR1 as a reminder, so a program that turns checkpointing on must
+ *     handle or ignore SIGUSR1 (its default action ends the process);
+ *   - each version that appears is saved in the pool's store, under the
+ *     key rp_task_checkpoint_key gives, iterations 1, 2, 3, ...; the last
+ *     RP_TASK_CHECKPOINTS_KEPT are kept;
+ *   - a retried, recovered or restored attempt starts with
+ *     $REPARTIR_RESTORE_FILE naming a copy of the last version (unset when
+ *     there is none): it goes on from there.
+ * Function tasks take no checkpoints (RP_ERR_UNSUPPORTED when on). */
 RP_API rp_status rp_task_set_checkpoint(rp_task *t, bool on, unsigned interval_ms);
+#define RP_TASK_CHECKPOINTS_KEPT 3
 
 /* Frees a task that was not submitted. NULL is fine. */
 RP_API void rp_task_free(rp_task *t);
@@ -152,9 +168,28 @@ RP_API rp_status rp_wait(rp_pool *pool, rp_task_id id, int timeout_ms,
  * reaped. RP_OK also if it already ended (nothing changes). */
 RP_API rp_status rp_cancel(rp_pool *pool, rp_task_id id);
 
-/* Re-runs a task from its last checkpoint: needs the state store
- * (RP_ERR_UNSUPPORTED until the pool has one). */
+/* Re-runs a finished task (succeeded, failed, cancelled or timed out) as a
+ * new task, a job of its own with the same description, that starts from
+ * the task's last checkpoint -- or from scratch when it has none
+ * (rp_restore_detail says which). The new task keeps the same checkpoint
+ * key, so restoring it again goes on from its own last checkpoint. id may
+ * be a task of an earlier run of the same store. Needs a pool with a state
+ * dir: RP_ERR_UNSUPPORTED without one, or for a function task (its code
+ * lives in the process that submitted it). RP_ERR_BUSY if the task is
+ * still queued or running, RP_ERR_NOT_FOUND for an unknown id, RP_ERR_IO
+ * if the store failed, RP_ERR_SHUTDOWN. */
 RP_API rp_status rp_restore(rp_pool *pool, rp_task_id id, rp_task_id *new_id /* OUT */);
+typedef struct rp_restore_info {
+    rp_task_id new_id;
+    bool from_checkpoint;     /* false: no checkpoint, it starts from scratch */
+    uint64_t iteration;       /* the checkpoint it starts from, if any */
+} rp_restore_info;
+/* rp_restore, telling where the new task starts. */
+RP_API rp_status rp_restore_detail(rp_pool *pool, rp_task_id id, rp_restore_info *out /* OUT */);
+/* The store key of task id's checkpoints ("task/<id>", or the key of the
+ * task it was restored from), in buf (NUL-terminated, truncated to size).
+ * RP_ERR_NOT_FOUND for an unknown id. */
+RP_API rp_status rp_task_checkpoint_key(rp_pool *pool, rp_task_id id, char *buf, size_t size);
 
 /* The state of a task now. */
 RP_API rp_status rp_task_status(rp_pool *pool, rp_task_id id, rp_task_state *out /* OUT */);

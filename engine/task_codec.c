@@ -1,0 +1,364 @@
+/*
+ * task_codec.c -- a task description to JSON and back, for the durable
+ * job store (the `spec` column of the jobs table, docs/store.md). The
+ * stdin bytes travel beside the JSON, as a BLOB.
+ *
+ * Parsing goes through the public builders, so a description read back
+ * is checked exactly like one built by a caller; anything missing, of the
+ * wrong type or out of range is an error with a reason, never a crash.
+ */
+#include "engine/engine.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/alloc.h"
+
+#define CODEC_VERSION 1
+
+static const char *const priority_names[RP_PRIORITY_COUNT] = {
+    [RP_PRIORITY_LOW] = "low",
+    [RP_PRIORITY_NORMAL] = "normal",
+    [RP_PRIORITY_HIGH] = "high",
+    [RP_PRIORITY_CRITICAL] = "critical",
+};
+
+static const char *const backend_names[] = {
+    [RP_BACKEND_ANY] = "any",
+    [RP_BACKEND_CPU] = "cpu",
+    [RP_BACKEND_GPU] = "gpu",
+    [RP_BACKEND_REMOTE] = "remote",
+};
+
+static const char *const limit_names[RP__LIMIT_COUNT] = {
+    [RP_LIMIT_CPU_SECONDS] = "cpu_seconds",
+    [RP_LIMIT_ADDRESS_SPACE] = "address_space",
+    [RP_LIMIT_OPEN_FILES] = "open_files",
+    [RP_LIMIT_PROCESSES] = "processes",
+};
+
+static void
+add_strings(cJSON *o, const char *name, char *const *v, unsigned n)
+{
+    cJSON *a = cJSON_AddArrayToObject(o, name);
+
+    for (unsigned i = 0; i < n; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateString(v[i]));
+}
+
+char *
+rp__task_spec_json(const struct rp_task *t)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *text;
+
+    cJSON_AddNumberToObject(o, "v", CODEC_VERSION);
+    cJSON_AddStringToObject(o, "kind", t->kind == RP__KIND_PROCESS ? "process" : "function");
+    if (t->name != NULL)
+        cJSON_AddStringToObject(o, "name", t->name);
+    cJSON_AddStringToObject(o, "priority", priority_names[t->priority]);
+    cJSON_AddStringToObject(o, "backend", backend_names[t->backend]);
+    cJSON_AddNumberToObject(o, "retries", t->retries);
+    cJSON_AddNumberToObject(o, "backoff_base_ms", t->backoff_base_ms);
+    cJSON_AddNumberToObject(o, "backoff_max_ms", t->backoff_max_ms);
+    cJSON_AddBoolToObject(o, "retry_on_exit", t->retry_on_exit);
+    add_strings(o, "data_deps", t->data_deps, t->ndeps);
+    if (t->kind == RP__KIND_PROCESS) {
+        add_strings(o, "argv", t->argv, t->argc);
+        add_strings(o, "env", t->env, t->nenv);
+        if (t->cwd != NULL)
+            cJSON_AddStringToObject(o, "cwd", t->cwd);
+        cJSON_AddNumberToObject(o, "timeout_ms", t->timeout_ms);
+        cJSON_AddNumberToObject(o, "grace_ms", t->grace_ms);
+        cJSON_AddNumberToObject(o, "capture_limit", (double)t->capture_limit);
+        cJSON_AddBoolToObject(o, "checkpoint", t->checkpoint);
+        cJSON_AddNumberToObject(o, "checkpoint_interval_ms", t->checkpoint_interval_ms);
+        cJSON *limits = cJSON_AddObjectToObject(o, "limits");
+        for (unsigned i = 0; i < RP__LIMIT_COUNT; i++) {
+            if (t->limits_set & (1u << i)) {
+                /* uint64 as text: a JSON number is a double. */
+                char buf[24];
+                snprintf(buf, sizeof buf, "%" PRIu64, t->limits[i]);
+                cJSON_AddStringToObject(limits, limit_names[i], buf);
+            }
+        }
+    }
+    text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (text == NULL)
+        rp__out_of_memory(0);            /* cJSON fails only for memory */
+    return text;
+}
+
+/* ---- parsing ---- */
+
+struct parse {
+    const cJSON *o;
+    char *why;
+};
+
+static bool __attribute__((format(printf, 2, 3)))
+fail(struct parse *p, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (p->why != NULL)
+        return false;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    p->why = rp_xmalloc((size_t)(n < 0 ? 0 : n) + 1);
+    va_start(ap, fmt);
+    vsnprintf(p->why, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* A whole number in [0, max]; absent = dflt. */
+static bool
+get_uint(struct parse *p, const char *name, double max, unsigned long long dflt,
+         unsigned long long *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(p->o, name);
+
+    *out = dflt;
+    if (v == NULL)
+        return true;
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > max ||
+        v->valuedouble != (double)(unsigned long long)v->valuedouble)
+        return fail(p, "\"%s\" is not a whole number in range", name);
+    *out = (unsigned long long)v->valuedouble;
+    return true;
+}
+
+static bool
+get_bool(struct parse *p, const char *name, bool *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(p->o, name);
+
+    *out = false;
+    if (v == NULL)
+        return true;
+    if (!cJSON_IsBool(v))
+        return fail(p, "\"%s\" is not true or false", name);
+    *out = cJSON_IsTrue(v);
+    return true;
+}
+
+/* A string, or NULL when absent. */
+static bool
+get_string(struct parse *p, const char *name, const char **out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(p->o, name);
+
+    *out = NULL;
+    if (v == NULL)
+        return true;
+    if (!cJSON_IsString(v))
+        return fail(p, "\"%s\" is not a string", name);
+    *out = v->valuestring;
+    return true;
+}
+
+/* The index of the string `name` in names[n]; absent = dflt. */
+static bool
+get_enum(struct parse *p, const char *name, const char *const *names, unsigned n,
+         unsigned dflt, unsigned *out)
+{
+    const char *s;
+
+    *out = dflt;
+    if (!get_string(p, name, &s))
+        return false;
+    if (s == NULL)
+        return true;
+    for (unsigned i = 0; i < n; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = i;
+            return true;
+        }
+    }
+    return fail(p, "\"%s\" has an unknown value", name);
+}
+
+/* Calls add(t, item) for every string of array `name`. */
+static bool
+each_string(struct parse *p, const char *name, rp_task *t,
+            bool (*add)(rp_task *t, const char *s))
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(p->o, name), *v;
+
+    if (a == NULL)
+        return true;
+    if (!cJSON_IsArray(a))
+        return fail(p, "\"%s\" is not an array", name);
+    cJSON_ArrayForEach(v, a) {
+        if (!cJSON_IsString(v))
+            return fail(p, "\"%s\" holds something other than strings", name);
+        if (!add(t, v->valuestring))
+            return fail(p, "\"%s\" holds a value the task refuses", name);
+    }
+    return true;
+}
+
+static bool
+add_arg(rp_task *t, const char *s)
+{
+    return rp_task_add_arg(t, s) == RP_OK;
+}
+
+static bool
+add_env(rp_task *t, const char *s)
+{
+    size_t klen = rp__env_key_len(s);
+    char *key;
+    bool ok;
+
+    if (s[klen] != '=')
+        return false;
+    key = rp_xstrndup(s, klen);
+    ok = rp_task_set_env(t, key, s + klen + 1) == RP_OK;
+    free(key);
+    return ok;
+}
+
+static bool
+add_dep(rp_task *t, const char *s)
+{
+    return rp_task_add_data_dep(t, s) == RP_OK;
+}
+
+static bool
+parse_limits(struct parse *p, rp_task *t)
+{
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(p->o, "limits");
+
+    if (o == NULL)
+        return true;
+    if (!cJSON_IsObject(o))
+        return fail(p, "\"%s\" is not an object", "limits");
+    for (unsigned i = 0; i < RP__LIMIT_COUNT; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, limit_names[i]);
+        char *end;
+        unsigned long long n;
+
+        if (v == NULL)
+            continue;
+        if (!cJSON_IsString(v) || v->valuestring[0] < '0' || v->valuestring[0] > '9')
+            return fail(p, "limit \"%s\" is not a number in a string", limit_names[i]);
+        errno = 0;
+        n = strtoull(v->valuestring, &end, 10);
+        if (errno != 0 || *end != '\0' || rp_task_set_limit(t, (rp_limit)i, n) != RP_OK)
+            return fail(p, "limit \"%s\" is out of range", limit_names[i]);
+    }
+    return true;
+}
+
+static bool
+parse_process(struct parse *p, rp_task *t)
+{
+    unsigned long long timeout, grace, capture, interval;
+    const char *cwd;
+    bool checkpoint;
+
+    if (!each_string(p, "argv", t, add_arg) || !each_string(p, "env", t, add_env) ||
+        !get_string(p, "cwd", &cwd) ||
+        !get_uint(p, "timeout_ms", UINT32_MAX, 0, &timeout) ||
+        !get_uint(p, "grace_ms", UINT32_MAX, t->grace_ms, &grace) ||
+        !get_uint(p, "capture_limit", (double)((size_t)1 << 30), t->capture_limit, &capture) ||
+        !get_bool(p, "checkpoint", &checkpoint) ||
+        !get_uint(p, "checkpoint_interval_ms", UINT32_MAX, 0, &interval) ||
+        !parse_limits(p, t))
+        return false;
+    if (cwd != NULL && rp_task_set_cwd(t, cwd) != RP_OK)
+        return fail(p, "\"%s\" is not a directory name", "cwd");
+    if (rp_task_set_timeout_ms(t, (unsigned)timeout) != RP_OK ||
+        rp_task_set_kill_grace_ms(t, (unsigned)grace) != RP_OK ||
+        rp_task_set_capture_limit(t, (size_t)capture) != RP_OK ||
+        rp_task_set_checkpoint(t, checkpoint, (unsigned)interval) != RP_OK)
+        return fail(p, "%s are out of range", "the process settings");
+    return true;
+}
+
+rp_status
+rp__task_spec_parse(const char *json, const void *stdin_data, size_t stdin_len,
+                    struct rp_task **out, char **why)
+{
+    struct parse p = { NULL, NULL };
+    cJSON *o = json != NULL ? cJSON_Parse(json) : NULL;
+    const cJSON *argv;
+    const char *kind, *name;
+    unsigned long long version, retries, base, max;
+    unsigned prio, backend;
+    bool retry_on_exit;
+    rp_task *t = NULL;
+    rp_status status = RP_ERR_CORRUPT;
+
+    *out = NULL;
+    *why = NULL;
+    if (o == NULL || !cJSON_IsObject(o)) {
+        *why = rp_xstrdup("not a JSON object");
+        cJSON_Delete(o);
+        return RP_ERR_CORRUPT;
+    }
+    p.o = o;
+    if (!get_uint(&p, "v", 1e9, 0, &version) || !get_string(&p, "kind", &kind))
+        goto out;
+    if (version != CODEC_VERSION) {
+        fail(&p, "version %s is not one this repartir reads", version > CODEC_VERSION ? "newer" : "0");
+        status = version > CODEC_VERSION ? RP_ERR_UNSUPPORTED : RP_ERR_CORRUPT;
+        goto out;
+    }
+    if (kind != NULL && strcmp(kind, "function") == 0) {
+        fail(&p, "%s", "a function task lives in the process that submitted it");
+        status = RP_ERR_UNSUPPORTED;
+        goto out;
+    }
+    if (kind == NULL || strcmp(kind, "process") != 0) {
+        fail(&p, "\"%s\" is missing or unknown", "kind");
+        goto out;
+    }
+    argv = cJSON_GetObjectItemCaseSensitive(o, "argv");
+    if (!cJSON_IsArray(argv) || cJSON_GetArraySize(argv) < 1 ||
+        !cJSON_IsString(cJSON_GetArrayItem(argv, 0)) ||
+        cJSON_GetArrayItem(argv, 0)->valuestring[0] == '\0') {
+        fail(&p, "\"%s\" is missing or empty", "argv");
+        goto out;
+    }
+    t = rp_task_new(cJSON_GetArrayItem(argv, 0)->valuestring);
+    /* argv[0] is there already: parse the rest through a shifted copy. */
+    cJSON_DeleteItemFromArray(cJSON_GetObjectItemCaseSensitive(o, "argv"), 0);
+    if (!get_enum(&p, "priority", priority_names, RP_PRIORITY_COUNT, RP_PRIORITY_NORMAL, &prio) ||
+        !get_enum(&p, "backend", backend_names, 4, RP_BACKEND_ANY, &backend) ||
+        !get_string(&p, "name", &name) ||
+        !get_uint(&p, "retries", 1000, 0, &retries) ||
+        !get_uint(&p, "backoff_base_ms", UINT32_MAX, t->backoff_base_ms, &base) ||
+        !get_uint(&p, "backoff_max_ms", UINT32_MAX, t->backoff_max_ms, &max) ||
+        !get_bool(&p, "retry_on_exit", &retry_on_exit) ||
+        !each_string(&p, "data_deps", t, add_dep) || !parse_process(&p, t))
+        goto out;
+    if (rp_task_set_priority(t, (rp_priority)prio) != RP_OK ||
+        rp_task_set_backend(t, (rp_backend)backend) != RP_OK ||
+        rp_task_set_retries(t, (unsigned)retries) != RP_OK ||
+        rp_task_set_backoff(t, (unsigned)base, (unsigned)max) != RP_OK ||
+        rp_task_set_retry_on_exit(t, retry_on_exit) != RP_OK ||
+        (name != NULL && rp_task_set_name(t, name) != RP_OK) ||
+        rp_task_set_stdin(t, stdin_data, stdin_len) != RP_OK) {
+        fail(&p, "%s are out of range", "its settings");
+        goto out;
+    }
+    *out = t;
+    t = NULL;
+    status = RP_OK;
+out:
+    rp_task_free(t);
+    cJSON_Delete(o);
+    *why = p.why;
+    return status;
+}
