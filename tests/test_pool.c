@@ -122,9 +122,10 @@ bad_arguments_are_errors(void)
     CU_ASSERT_EQUAL(rp_pool_create(&cfg, &pool), RP_ERR_UNSUPPORTED);
     cfg.remote_workers = NULL;
     cfg.n_remote_workers = 0;
-    cfg.state_dir = "/tmp";
-    CU_ASSERT_EQUAL(rp_pool_create(&cfg, &pool), RP_ERR_UNSUPPORTED);
+    cfg.state_dir = "";                            /* a state dir needs a name */
+    CU_ASSERT_EQUAL(rp_pool_create(&cfg, &pool), RP_ERR_INVALID);
     CU_ASSERT_PTR_NULL(pool);
+    cfg.state_dir = NULL;
 
     pool = make_pool(1);
     CU_ASSERT_EQUAL(rp_pool_run(NULL, count_task, NULL), RP_ERR_INVALID);
