@@ -298,6 +298,8 @@ rp_task_set_checkpoint(rp_task *t, bool on, unsigned interval_ms)
 {
     if (t == NULL)
         return RP_ERR_INVALID;
+    if (on && !is_process(t))
+        return RP_ERR_UNSUPPORTED;
     t->checkpoint = on;
     t->checkpoint_interval_ms = interval_ms;
     return RP_OK;
