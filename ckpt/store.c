@@ -4,16 +4,18 @@
  * docs/store.md; the contract in include/repartir/ckpt.h.
  *
  * DURABILITY: synchronous=FULL, so a commit has fsynced the WAL. A save
- * writes its blob file (temp + fsync + rename + dir fsync) and inserts its
- * row inside one BEGIN IMMEDIATE transaction: while a save runs, no other
- * connection (thread or process) can sweep the blob directory, so the only
- * unreferenced files are those of saves that crashed before COMMIT, and
+ * of 1 MiB or more first streams its blob into blobs/tmp.<pid>.<n>
+ * (fsynced) without any lock; then, inside one BEGIN IMMEDIATE
+ * transaction, renames it into place (+ directory fsyncs) and inserts its
+ * row. Smaller blob files are written inside the transaction. While a
+ * save holds the write lock no other connection (thread or process) can
+ * sweep, and a sweep leaves the temp files of live processes alone, so
+ * the only unreferenced files are those of saves that crashed, and
  * rp_ckpt_open sweeps them (under the same write lock).
  *
  * THREADS: `lock` serializes use of the one connection (opened NOMUTEX).
- * In-memory encoding of small saves and reading blob files happen outside
- * it; a streamed save holds it (and the write lock) throughout, see the
- * limits in docs/store.md. The detail
+ * Encoding and streaming saves and reading blob files happen outside it;
+ * see the limits in docs/store.md. The detail
  * behind a failure is kept per thread (a pthread key), tagged with the
  * store it is about.
  */
@@ -21,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -298,7 +301,12 @@ sweep(rp_ckpt *s)
         if (d->d_name[0] == '.')
             continue;
         if (strncmp(d->d_name, "tmp.", 4) == 0) {
-            /* A streamed save that never got renamed into place. */
+            /* A streamed save: being written by a live process (they
+             * stream before they take the write lock), or one that never
+             * got renamed into place. */
+            long pid = strtol(d->d_name + 4, NULL, 10);
+            if (pid > 0 && (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM))
+                continue;
             char *path = rp__sprintf("%s/%s", s->blobs, d->d_name);
             if (unlink(path) == 0)
                 removed++;
@@ -689,11 +697,10 @@ rp_ckpt_save(rp_ckpt *s, const char *key, uint64_t iteration, const void *data, 
             name = rp__sprintf("%s.blob", stored.sha);
     }
 
-    /* BEGIN IMMEDIATE before any file is made: no sweep can run meanwhile. */
-    pthread_mutex_lock(&s->lock);
-    if ((status = exec(s, "BEGIN IMMEDIATE")) != RP_OK)
-        goto out;
     if (stream) {
+        /* Streamed into a temp file (fsynced) before taking any lock: a
+         * save of gigabytes does not hold up other writers meanwhile. The
+         * sweep leaves temp files of live processes alone. */
         tmp = rp__sprintf("%s/tmp.%ld.%lu", s->blobs, (long)getpid(),
                           atomic_fetch_add(&tmp_counter, 1));
         status = rp__blob_stream(data, len, tmp, &stored, &detail);
@@ -713,8 +720,24 @@ rp_ckpt_save(rp_ckpt *s, const char *key, uint64_t iteration, const void *data, 
             blob.len = small_len;
         } else if (status == RP_OK) {
             name = rp__sprintf("%s.blob", stored.sha);
-            status = place_blob(s, tmp, name, &detail);
         }
+        if (status != RP_OK) {
+            set_why(s, detail);
+            goto done;
+        }
+    }
+
+    /* BEGIN IMMEDIATE before the blob gets its name: no sweep can run
+     * between its rename and its row. */
+    pthread_mutex_lock(&s->lock);
+    if ((status = exec(s, "BEGIN IMMEDIATE")) != RP_OK) {
+        if (stream && name != NULL)
+            unlink(tmp);
+        goto out;
+    }
+    if (stream) {
+        if (name != NULL)
+            status = place_blob(s, tmp, name, &detail);
     } else if (name != NULL) {
         char *sub = rp__sprintf("%s/%.2s", s->blobs, name);
         char *path = rp__sprintf("%s/%s", sub, name);
@@ -738,6 +761,7 @@ rp_ckpt_save(rp_ckpt *s, const char *key, uint64_t iteration, const void *data, 
         rollback(s);
 out:
     pthread_mutex_unlock(&s->lock);
+done:
     free(blob.data);
     free(name);
     free(tmp);
