@@ -17,7 +17,9 @@
  * hands out a reference (free it with rp_result_free) and may be called
  * again for the same task; the pool forgets a waited-for task only after
  * many newer ones have been waited for (RP_RESULTS_KEPT). A result nobody
- * waited for is never dropped.
+ * waited for is never dropped. A durable pool (rp_pool_config.state_dir)
+ * reads forgotten tasks, and those of earlier pools on its store, back
+ * from the store (docs/store.md).
  *
  * Included by <repartir.h>; docs/tasks.md is the guide.
  */
@@ -143,8 +145,12 @@ RP_API void rp_task_free(rp_task *t);
 /* ---- submitting, waiting, cancelling (thread-safe) ---- */
 
 /* Submits t as a job of one task and takes ownership of t, whatever the
- * status. *out = the task's id. Errors: RP_ERR_INVALID (NULL arguments),
- * RP_ERR_UNSUPPORTED (a backend this build lacks), RP_ERR_SHUTDOWN. */
+ * status. *out = the task's id. A durable pool returns once the job is
+ * committed to its store. Errors: RP_ERR_INVALID (NULL arguments),
+ * RP_ERR_UNSUPPORTED (a backend this build lacks; checkpointing without a
+ * state dir), RP_ERR_SHUTDOWN, RP_ERR_IO (durable pools: the store could
+ * not commit it; its tasks, *out included, end CANCELLED at once with the
+ * reason as their error, and never run). */
 RP_API rp_status rp_submit(rp_pool *pool, rp_task *t, rp_task_id *out /* OUT */);
 
 /* Submits `shards` copies of t as one job; shard i sees REPARTIR_SHARD=i
