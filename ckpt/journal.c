@@ -500,16 +500,23 @@ rp__journal_task(rp__journal *j, rp_task_id id, struct rp__jtask *out, rp_result
 
 /* ---- queueing (any thread, engine lock held) ---- */
 
-static void
+/* Returns op's sequence number: once the lock is released the writer may
+ * commit and free op at any moment. */
+static uint64_t
 enqueue(rp__journal *j, struct op *op)
 {
+    uint64_t seq;
+
     pthread_mutex_lock(&j->lock);
-    op->seq = j->next_seq++;
+    seq = op->seq = j->next_seq++;
     op->next = NULL;
     *j->tail = op;
     j->tail = &op->next;
+    if (op->kind == OP_JOB)
+        op->job_op->seq = seq;
     pthread_cond_signal(&j->work);
     pthread_mutex_unlock(&j->lock);
+    return seq;
 }
 
 void
@@ -523,7 +530,6 @@ rp__journal_add_job(rp__journal *j, struct rp__jjob *jj)
     jj->status = RP_OK;
     op->time_ms = wall_ms();
     enqueue(j, op);
-    jj->seq = op->seq;
 }
 
 uint64_t
@@ -543,8 +549,7 @@ rp__journal_state(rp__journal *j, rp_task_id id, rp_job_id job, rp_task_state st
         atomic_fetch_add_explicit(&result->refs, 1, memory_order_relaxed);
         op->result = result;
     }
-    enqueue(j, op);
-    return op->seq;
+    return enqueue(j, op);
 }
 
 void

@@ -191,7 +191,7 @@ expect_rc 0
 [[ $out == '[{"key":"notes","iteration":7,"big":9223372036854775807,"f":1.5,"n":null,"b":"AP8=","t":"/0E="},{"key":"notes","iteration":8,"big":9223372036854775807,"f":1.5,"n":null,"b":"AP8=","t":"/0E="}]' ]] ||
   fail "sql --json: $out"
 run_cmd "$rp" sql --json --state-dir "$st" "SELECT 1 WHERE 0"; expect_rc 0; [[ $out == '[]' ]] || fail "$out"
-run_cmd "$rp" sql --state-dir "$st" "PRAGMA user_version"; expect_rc 0; expect_out '^ +1$'
+run_cmd "$rp" sql --state-dir "$st" "PRAGMA user_version"; expect_rc 0; expect_out '^ +2$'
 
 count() { "$rp" sql --state-dir "$st" "SELECT count(*) || '/' || (SELECT count(*) FROM kv) FROM checkpoints" | sed -n 2p; }
 before=$(count)
