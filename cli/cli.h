@@ -46,7 +46,15 @@ extern const char rp_cli_ckpt_help[];
 int rp_cli_sql(int argc, char **argv);
 extern const char rp_cli_sql_help[];
 
-/* ---- shared by the store commands; defined in cli/cmd_ckpt.c ---- */
+/* `repartir restore ID` (cli/cmd_restore.c) and `repartir resume`
+ * (cli/cmd_resume.c): a durable pool's tasks, run again from their last
+ * checkpoint, and what a stopped pool left unfinished, run to the end. */
+int rp_cli_restore(int argc, char **argv);
+extern const char rp_cli_restore_help[];
+int rp_cli_resume(int argc, char **argv);
+extern const char rp_cli_resume_help[];
+
+/* ---- shared by the commands; defined in cli/util.c ---- */
 
 /* Help of --state-dir, the same for every store command. */
 #define RP_CLI_STATE_DIR_HELP                                                 \
@@ -57,6 +65,7 @@ extern const char rp_cli_sql_help[];
 struct rp_cli_option {
     const char *name;           /* "--keep" */
     const char *arg;            /* what help calls its value ("N"); NULL: a flag */
+    bool value_optional;        /* the value, if any, only after '=' ("--checkpoint=MS") */
 };
 
 /* What rp_cli_args_next found besides an option (an index >= 0). */
@@ -82,10 +91,10 @@ struct rp_cli_args {
 };
 
 /* The next argument: the index in a->options of an option, with its value
- * (NULL for a flag) in *value; RP_CLI_ARGS_OPERAND with the operand in
- * *value; RP_CLI_ARGS_END; or RP_CLI_ARGS_BAD after saying why on stderr
- * (an unknown option, a missing value, a value given to a flag). *value
- * points into argv. */
+ * (NULL for a flag, and for an optional value not given) in *value;
+ * RP_CLI_ARGS_OPERAND with the operand in *value; RP_CLI_ARGS_END; or
+ * RP_CLI_ARGS_BAD after saying why on stderr (an unknown option, a missing
+ * value, a value given to a flag). *value points into argv. */
 int rp_cli_args_next(struct rp_cli_args *a, const char **value /* OUT */);
 
 /* The store's directory: `dir` (--state-dir) if not NULL, else

@@ -32,6 +32,20 @@ static const struct rp_cli_command commands[] = {
         .help = rp_cli_run_help,
     },
     {
+        .name = "restore",
+        .run = rp_cli_restore,
+        .usage = "restore ID [--no-wait]",
+        .summary = "run an ended task of the store again, from its last checkpoint",
+        .help = rp_cli_restore_help,
+    },
+    {
+        .name = "resume",
+        .run = rp_cli_resume,
+        .usage = "resume",
+        .summary = "finish the tasks a stopped or crashed run left in the store",
+        .help = rp_cli_resume_help,
+    },
+    {
         .name = "ckpt",
         .run = rp_cli_ckpt,
         .usage = "ckpt ls|show|rm|gc ...",

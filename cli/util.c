@@ -63,6 +63,9 @@ rp_cli_args_next(struct rp_cli_args *a, const char **value)
         }
     } else if (eq != NULL) {
         *value = eq + 1;
+    } else if (o->value_optional) {
+        /* "--checkpoint -- cmd": the next argument is never its value. */
+        *value = NULL;
     } else if (a->next < a->argc && strncmp(a->argv[a->next], "--", 2) != 0) {
         /* "--output --json" is a forgotten value, not a file named
          * "--json"; "--output=--json" says it is meant. */
