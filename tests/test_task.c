@@ -1330,10 +1330,12 @@ bad_arguments_are_errors(void)
     CU_ASSERT_EQUAL(rp_task_set_name(t, "a name"), RP_OK);
     CU_ASSERT_EQUAL(rp_task_add_data_dep(t, "some-key"), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_checkpoint(t, true, 1000), RP_OK);
+    CU_ASSERT_EQUAL(rp_task_set_checkpoint(t, false, 0), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_timeout_ms(NULL, 1), RP_ERR_INVALID);
     fn = rp_task_new_fn(return_arg_fn, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(fn);
     CU_ASSERT_EQUAL(rp_task_add_arg(fn, "x"), RP_ERR_UNSUPPORTED);
+    CU_ASSERT_EQUAL(rp_task_set_checkpoint(fn, true, 0), RP_ERR_UNSUPPORTED);
     rp_task_free(fn);
 
     /* Submitting: a task handed over is the pool's whatever the status. */
@@ -1347,6 +1349,12 @@ bad_arguments_are_errors(void)
     CU_ASSERT_EQUAL(rp_submit_job(NULL, rp_task_new("/bin/true"), 1, &job, NULL),
                     RP_ERR_INVALID);
     CU_ASSERT_EQUAL(rp_submit_job(pool, NULL, 1, &job, NULL), RP_ERR_INVALID);
+    {
+        /* Checkpoints need a store to keep them in. */
+        rp_task *c = rp_task_new("/bin/true");
+        CU_ASSERT_EQUAL(rp_task_set_checkpoint(c, true, 0), RP_OK);
+        CU_ASSERT_EQUAL(rp_submit(pool, c, &id), RP_ERR_UNSUPPORTED);
+    }
 
     id = submit(pool, t);                           /* the good one */
     r = wait_for(pool, id);
