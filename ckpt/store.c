@@ -439,12 +439,13 @@ identify(rp_ckpt *s, int *version, char **why)
     int tables = pragma_int(s, "SELECT count(*) FROM sqlite_master", &failed);
 
     *version = pragma_int(s, "PRAGMA user_version", &failed);
+    /* Read before the COMMIT, which succeeds and clears the error code. */
+    bool corrupt = failed && status_of(sqlite3_extended_errcode(s->db)) == RP_ERR_CORRUPT;
     if (own)
         sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
     if (failed) {
         *why = rp_ckpt_why(s);
-        return status_of(sqlite3_extended_errcode(s->db)) == RP_ERR_CORRUPT ? RP_ERR_CORRUPT
-                                                                            : RP_ERR_IO;
+        return corrupt ? RP_ERR_CORRUPT : RP_ERR_IO;
     }
     /* A new database is empty; anything else without our id is foreign. */
     if (app != APPLICATION_ID && (app != 0 || *version != 0 || tables != 0)) {

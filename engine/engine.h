@@ -52,6 +52,7 @@ struct rp_task {
     /* function */
     rp_task_fn fn;
     void *fn_arg;
+    bool placeholder;               /* stands for a description recovery could not read */
     /* recorded for later layers */
     char *name;
     char **data_deps;

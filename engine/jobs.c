@@ -946,6 +946,10 @@ rp_wait(rp_pool *pool, rp_task_id id, int timeout_ms, rp_result **out)
     return status;
 }
 
+static rp_status stored_task(rp__engine *e, rp_task_id id, struct rp__jtask *row,
+                             rp_result **result);
+static rp_status stored_job(rp__engine *e, rp_job_id id, rp_job_info *out);
+
 /* Lock held. Returns true if an executor must be told (after unlock). */
 static bool
 cancel_locked(rp__engine *e, struct rp__task *t, unsigned *attempt)
@@ -990,8 +994,12 @@ rp_cancel(rp_pool *pool, rp_task_id id)
     enter(e);
     t = find_task(e, id);
     if (t == NULL) {
+        /* Not held: of the store, then over (recovery holds every task
+         * that is not): nothing to cancel. */
+        struct rp__jtask row;
+        rp_status status = stored_task(e, id, &row, NULL);
         leave(e);
-        return RP_ERR_NOT_FOUND;
+        return status;
     }
     /* The executor is told under the lock (it only posts to its loop), so
      * that it cannot be stopping under us; once the engine stops, it has
@@ -1102,7 +1110,7 @@ restorable(rp__engine *e, rp_task_id id, rp_task **spec, rp_task_id *origin)
     rp_status status;
 
     *spec = NULL;
-    if (t != NULL) {
+    if (t != NULL && !t->spec->placeholder) {
         if (!rp_task_state_is_final(t->state))
             return RP_ERR_BUSY;
         if (t->spec->kind != RP__KIND_PROCESS)
@@ -1319,8 +1327,9 @@ rp_cancel_job(rp_pool *pool, rp_job_id id)
     enter(e);
     job = (struct rp__job *)idmap_get(&e->jobs, id);
     if (job == NULL) {
+        rp_status status = stored_job(e, id, NULL);   /* over, if the store has it */
         leave(e);
-        return RP_ERR_NOT_FOUND;
+        return status;
     }
     first = job->first_task;
     total = job->total;
@@ -1526,6 +1535,7 @@ recover(rp__engine *e, char **why)
         if (spec == NULL) {
             /* Kept only to record why it cannot run: a placeholder. */
             t->spec = rp_task_new("/");
+            t->spec->placeholder = true;
             publish(e, t);
             finish_with_error(e, t, RP_TASK_FAILED,
                               rp__sprintf("cannot recover: %s", bad ? bad : "unknown reason"));

@@ -31,7 +31,8 @@ typedef struct {
     X(group)              \
     X(pool)               \
     X(task)               \
-    X(ckpt)
+    X(ckpt)               \
+    X(durable)
 
 #define RP__TEST_DECLARE(name) extern const rp_test_suite rp_test_suite_##name;
 RP_TEST_SUITES(RP__TEST_DECLARE)

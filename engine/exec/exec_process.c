@@ -959,6 +959,8 @@ adopt(void *arg)
         c->ckpt_wd = x->inotify.fd >= 0
                          ? inotify_add_watch(x->inotify.fd, c->run_dir, IN_MOVED_TO | IN_CLOSE_WRITE)
                          : -1;
+        /* A version renamed before the watch began made no event. */
+        request_ingest(c);
         if (c->ckpt_interval_ms != 0)
             rp__loop_timer_start(x->loop, &c->ckpt_timer,
                                  c->started_ns + (uint64_t)c->ckpt_interval_ms * 1000000u);
