@@ -82,12 +82,13 @@ EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/
 
 # Benchmarks: each program runs ours and its anchors, in child processes,
 # in the same run (bench/README.md).
-BENCHES := fib pfor idle spawn ckpt
+BENCHES := fib pfor idle spawn ckpt submit
 bench_fib_srcs  := bench/bench_fib.c bench/anchors/fib_omp.c bench/anchors/fib_tbb.cpp
 bench_pfor_srcs := bench/bench_pfor.c bench/anchors/pfor_omp.c
 bench_idle_srcs := bench/bench_idle.c bench/anchors/idle_omp.c bench/anchors/idle_tbb.cpp
 bench_spawn_srcs := bench/bench_spawn.c
 bench_ckpt_srcs := bench/bench_ckpt.c
+bench_submit_srcs := bench/bench_submit.c
 BENCH_BINS := $(addprefix $(BUILD)/bench/bench_,$(BENCHES))
 
 .PHONY: FORCE all run test check check-concurrent check-integration bench bench-build \
