@@ -134,59 +134,6 @@ wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int
-remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    if (remove(path) != 0)
-        fprintf(stderr, "bench_submit: cannot remove %s: %s\n", path, strerror(errno));
-    return 0;
-}
-
-static void
-remove_tree(const char *dir)
-{
-    if (dir[0] != '\0')
-        nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static const struct {
-    unsigned long magic;
-    const char *name;
-} fs_names[] = {
-    { 0xef53,     "ext2/3/4" },
-    { 0x58465342, "xfs" },
-    { 0x9123683e, "btrfs" },
-    { 0xf2f52010, "f2fs" },
-    { 0x2fc12fc1, "zfs" },
-    { 0x01021994, "tmpfs" },
-    { 0x858458f6, "ramfs" },
-    { 0x794c7630, "overlayfs" },
-    { 0x6969,     "nfs" },
-    { 0x65735546, "fuse" },
-    { 0x01021997, "9p" },
-};
-
-static bool
-print_file_system(const char *dir)
-{
-    struct statfs fs;
-    const char *name = "unknown";
-
-    if (statfs(dir, &fs) != 0) {
-        fprintf(stderr, "bench_submit: statfs %s: %s\n", dir, strerror(errno));
-        return false;
-    }
-    for (size_t i = 0; i < sizeof fs_names / sizeof fs_names[0]; i++)
-        if ((unsigned long)fs.f_type == fs_names[i].magic)
-            name = fs_names[i].name;
-    printf("   in %s: %s (statfs f_type %#lx), removed at the end\n", dir, name,
-           (unsigned long)fs.f_type);
-    if ((unsigned long)fs.f_type == 0x01021994 || (unsigned long)fs.f_type == 0x858458f6)
-        printf("   (a RAM file system: fsync costs nothing here, so these say nothing "
-               "about a disk; try --dir)\n");
-    return true;
-}
 
 /* ---- the submit loop, shared by every contender ---- */
 
@@ -649,7 +596,7 @@ child(const char *impl, int threads, double seconds, long max, const char *paren
     r.max = strcmp(impl, "rp-job") == 0 ? (max + SHARDS - 1) / SHARDS : max;
     rc = ours ? child_rp(impl, dir, &r) : child_naive(impl, dir, &r);
     free(r.latency);
-    remove_tree(dir);
+    bench_remove_tree(dir);
     return rc;
 }
 
@@ -882,7 +829,7 @@ main(int argc, char **argv)
     }
     snprintf(work_dir, sizeof work_dir, "%s", dir);
     bench_print_machine("durable submissions: group commit vs one transaction per submission");
-    rc = print_file_system(dir) ? compare(threads, nthreads, seconds, max, rounds, dir) : 1;
-    remove_tree(dir);
+    rc = bench_print_file_system(dir) ? compare(threads, nthreads, seconds, max, rounds, dir) : 1;
+    bench_remove_tree(dir);
     return rc;
 }

@@ -3,11 +3,15 @@
  */
 #include "bench/common.h"
 
+#include <errno.h>
+#include <ftw.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -259,4 +263,60 @@ bench_fib_task(void *arg)
     bench_fib_task(&b);
     rp_group_wait(&g);
     f->result = a.result + b.result;
+}
+
+/* ---- files ---- */
+
+static int
+remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    if (remove(path) != 0)
+        fprintf(stderr, "bench: cannot remove %s: %s\n", path, strerror(errno));
+    return 0;
+}
+
+void
+bench_remove_tree(const char *dir)
+{
+    if (dir[0] != '\0')
+        nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static const struct {
+    unsigned long magic;
+    const char *name;
+} fs_names[] = {
+    { 0xef53,     "ext2/3/4" },
+    { 0x58465342, "xfs" },
+    { 0x9123683e, "btrfs" },
+    { 0xf2f52010, "f2fs" },
+    { 0x2fc12fc1, "zfs" },
+    { 0x01021994, "tmpfs" },
+    { 0x858458f6, "ramfs" },
+    { 0x794c7630, "overlayfs" },
+    { 0x6969,     "nfs" },
+    { 0x65735546, "fuse" },
+    { 0x01021997, "9p" },
+};
+
+bool
+bench_print_file_system(const char *dir)
+{
+    struct statfs fs;
+    const char *name = "unknown";
+
+    if (statfs(dir, &fs) != 0) {
+        fprintf(stderr, "bench: statfs %s: %s\n", dir, strerror(errno));
+        return false;
+    }
+    for (size_t i = 0; i < sizeof fs_names / sizeof fs_names[0]; i++)
+        if ((unsigned long)fs.f_type == fs_names[i].magic)
+            name = fs_names[i].name;
+    printf("   in %s: %s (statfs f_type %#lx), removed at the end\n", dir, name,
+           (unsigned long)fs.f_type);
+    if ((unsigned long)fs.f_type == 0x01021994 || (unsigned long)fs.f_type == 0x858458f6)
+        printf("   (a RAM file system: fsync costs nothing here, so these say nothing "
+               "about a disk; try --dir)\n");
+    return true;
 }

@@ -43,6 +43,11 @@ void bench_output_free(bench_output *o);
 
 /* One header line: date, CPU model, CPUs, kernel. */
 void bench_print_machine(const char *title);
+/* Prints which file system dir is on (and warns for a RAM one, where fsync
+ * costs nothing); false if it cannot tell. */
+bool bench_print_file_system(const char *dir);
+/* rm -rf dir ("" is ignored); complaints on stderr. */
+void bench_remove_tree(const char *dir);
 /* "  name    value unit" rows, and the ratio line with its target;
  * target_text NULL: a ratio shown for information, with no target. */
 void bench_print_ratio(const char *what, double ours, double anchor,
