@@ -311,7 +311,8 @@ rp__task_spec_parse(const char *json, const void *stdin_data, size_t stdin_len,
     if (!get_uint(&p, "v", 1e9, 0, &version) || !get_string(&p, "kind", &kind))
         goto out;
     if (version != CODEC_VERSION) {
-        fail(&p, "version %s is not one this repartir reads", version > CODEC_VERSION ? "newer" : "0");
+        fail(&p, "version %s is not one this repartir reads",
+             version > CODEC_VERSION ? "newer" : "0");
         status = version > CODEC_VERSION ? RP_ERR_UNSUPPORTED : RP_ERR_CORRUPT;
         goto out;
     }

@@ -956,9 +956,9 @@ adopt(void *arg)
         }
         /* Without the watch (no inotify), versions are saved when the
          * process ends: fewer of them, none lost. */
-        c->ckpt_wd = x->inotify.fd >= 0
-                         ? inotify_add_watch(x->inotify.fd, c->run_dir, IN_MOVED_TO | IN_CLOSE_WRITE)
-                         : -1;
+        c->ckpt_wd = x->inotify.fd < 0 ? -1
+                     : inotify_add_watch(x->inotify.fd, c->run_dir,
+                                         IN_MOVED_TO | IN_CLOSE_WRITE);
         /* A version renamed before the watch began made no event. */
         request_ingest(c);
         if (c->ckpt_interval_ms != 0)
