@@ -77,67 +77,18 @@
 #define KV_BUDGET_S 30.0          /* longest the KV part may take */
 #define PART_RUNS 5               /* runs of each part in section 3 */
 
-/* ---- bounds: the whole run dies rather than hang ---- */
-
-static char work_dir[PATH_MAX - 64];   /* named by the watchdog: it is left behind */
-
-static void
-on_alarm(int sig)
-{
-    static const char msg[] = "bench_ckpt: ran past its time limit; left behind: ";
-
-    (void)sig;
-    (void)!write(2, msg, sizeof msg - 1);
-    (void)!write(2, work_dir, strlen(work_dir));
-    (void)!write(2, "\n", 1);
-    _exit(3);
-}
-
-static void
-watchdog(double seconds)
-{
-    signal(SIGALRM, on_alarm);
-    alarm(seconds < 1 ? 1 : (unsigned)seconds);
-}
-
 /* ---- figures ---- */
-
-static int
-cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of v[0..n) (left unsorted); 0 if n is 0. */
-static double
-percentile(const double *v, size_t n, double p)
-{
-    double *tmp, r;
-    long k = (long)(p * (double)n + 0.999999) - 1;
-
-    if (n == 0)
-        return 0;
-    if ((tmp = malloc(n * sizeof *tmp)) == NULL)
-        return 0;
-    memcpy(tmp, v, n * sizeof *tmp);
-    qsort(tmp, n, sizeof *tmp, cmp_double);
-    r = tmp[k < 0 ? 0 : k >= (long)n ? (long)n - 1 : k];
-    free(tmp);
-    return r;
-}
 
 static double
 p50(const bench_samples *s)
 {
-    return percentile(s->v, (size_t)s->n, 0.50);
+    return bench_percentile(s->v, (size_t)s->n, 0.50);
 }
 
 static double
 p90(const bench_samples *s)
 {
-    return percentile(s->v, (size_t)s->n, 0.90);
+    return bench_percentile(s->v, (size_t)s->n, 0.90);
 }
 
 /* "   name   p50 ms   p90 ms   MiB/s at p50" */
@@ -620,11 +571,11 @@ measure_kv(struct bench *b)
         printf("   (stopped after %ld of %ld: the %.0f s budget ran out)\n", done, b->kv,
                KV_BUDGET_S);
     printf("   %-30s %8.0f /s   p50 %7.3f ms   p99 %7.3f ms\n", "rp_ckpt_kv_put",
-           (double)done / put_total, percentile(put, (size_t)done, 0.5) * 1e3,
-           percentile(put, (size_t)done, 0.99) * 1e3);
+           (double)done / put_total, bench_percentile(put, (size_t)done, 0.5) * 1e3,
+           bench_percentile(put, (size_t)done, 0.99) * 1e3);
     printf("   %-30s %8.0f /s   p50 %7.3f ms   p99 %7.3f ms\n", "append 100 B + fdatasync",
-           (double)done / sync_total, percentile(sync, (size_t)done, 0.5) * 1e3,
-           percentile(sync, (size_t)done, 0.99) * 1e3);
+           (double)done / sync_total, bench_percentile(sync, (size_t)done, 0.5) * 1e3,
+           bench_percentile(sync, (size_t)done, 0.99) * 1e3);
     bench_print_ratio("puts/s / fdatasyncs/s", sync_total / put_total, 1, NULL, false);
     rc = 0;
 done:
@@ -666,7 +617,8 @@ main(int argc, char **argv)
     b.bytes = (size_t)mb << 20;
     b.n = b.bytes / sizeof(float);
     /* Saves, loads and parts at 1 s per 10 MiB each at worst, plus the KV budget. */
-    watchdog(60 + 0.1 * (double)mb * (3.0 * (double)reps + PART_RUNS + 4) + KV_BUDGET_S);
+    bench_watchdog("bench_ckpt",
+                   60 + 0.1 * (double)mb * (3.0 * (double)reps + PART_RUNS + 4) + KV_BUDGET_S);
     if (realpath(parent, parent_abs) == NULL) {
         fprintf(stderr, "bench_ckpt: %s: %s\n", parent, strerror(errno));
         return 2;
@@ -677,7 +629,7 @@ main(int argc, char **argv)
                 strerror(errno));
         return 2;
     }
-    snprintf(work_dir, sizeof work_dir, "%s", b.dir);
+    bench_watchdog_names(b.dir);
     snprintf(b.store_dir, sizeof b.store_dir, "%s/store", b.dir);
 
     bench_print_machine("checkpoint store: save, load, compression, durable KV puts");

@@ -81,49 +81,7 @@
     "\"retries\":0,\"backoff_base_ms\":100,\"backoff_max_ms\":30000,"                  \
     "\"retry_on_exit\":false,\"data_deps\":[]}"
 
-/* ---- bounds: the whole run dies rather than hang ---- */
-
-static char work_dir[PATH_MAX - 64];   /* named by the watchdog: it is left behind */
-
-static void
-on_alarm(int sig)
-{
-    static const char msg[] = "bench_submit: ran past its time limit; left behind: ";
-
-    (void)sig;
-    (void)!write(2, msg, sizeof msg - 1);
-    (void)!write(2, work_dir, strlen(work_dir));
-    (void)!write(2, "\n", 1);
-    _exit(3);
-}
-
-static void
-watchdog(double seconds)
-{
-    signal(SIGALRM, on_alarm);
-    alarm(seconds < 1 ? 1 : (unsigned)seconds);
-}
-
 /* ---- small helpers ---- */
-
-static int
-cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of v[0..n), which it sorts; 0 if n is 0. */
-static double
-percentile_sorted(double *v, size_t n, double p)
-{
-    long k = (long)(p * (double)n + 0.999999) - 1;
-
-    if (n == 0)
-        return 0;
-    return v[k < 0 ? 0 : k >= (long)n ? (long)n - 1 : k];
-}
 
 static int64_t
 wall_ms(void)
@@ -229,10 +187,9 @@ run_submitters(struct run *r, long *calls /* OUT */, double *seconds /* OUT */)
         return false;
     *calls = atomic_load(&r->done);
     *seconds = end - r->t0;
-    qsort(r->latency, (size_t)*calls, sizeof *r->latency, cmp_double);
     printf("calls=%ld\nseconds=%.6f\np50_us=%.1f\np99_us=%.1f\n", *calls, *seconds,
-           percentile_sorted(r->latency, (size_t)*calls, 0.50) * 1e6,
-           percentile_sorted(r->latency, (size_t)*calls, 0.99) * 1e6);
+           bench_percentile(r->latency, (size_t)*calls, 0.50) * 1e6,
+           bench_percentile(r->latency, (size_t)*calls, 0.99) * 1e6);
     return true;
 }
 
@@ -589,8 +546,8 @@ child(const char *impl, int threads, double seconds, long max, const char *paren
                 strerror(errno));
         return 1;
     }
-    snprintf(work_dir, sizeof work_dir, "%s", dir);
-    watchdog(seconds + 60);
+    bench_watchdog_names(dir);
+    bench_watchdog("bench_submit", seconds + 60);
     r.threads = threads;
     r.seconds = seconds;
     r.max = strcmp(impl, "rp-job") == 0 ? (max + SHARDS - 1) / SHARDS : max;
@@ -816,7 +773,7 @@ main(int argc, char **argv)
         return child(impl, threads[0], seconds, max, parent);
     }
     /* Per run: the loop, then at worst 10 s of drain and shutdown. */
-    watchdog(60 + (3.0 * nthreads * rounds + 2) * (seconds + 10));
+    bench_watchdog("bench_submit", 60 + (3.0 * nthreads * rounds + 2) * (seconds + 10));
     if (realpath(parent, parent_abs) == NULL) {
         fprintf(stderr, "bench_submit: %s: %s\n", parent, strerror(errno));
         return 2;
@@ -827,7 +784,7 @@ main(int argc, char **argv)
                 strerror(errno));
         return 2;
     }
-    snprintf(work_dir, sizeof work_dir, "%s", dir);
+    bench_watchdog_names(dir);
     bench_print_machine("durable submissions: group commit vs one transaction per submission");
     rc = bench_print_file_system(dir) ? compare(threads, nthreads, seconds, max, rounds, dir) : 1;
     bench_remove_tree(dir);

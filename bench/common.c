@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -319,4 +320,54 @@ bench_print_file_system(const char *dir)
         printf("   (a RAM file system: fsync costs nothing here, so these say nothing "
                "about a disk; try --dir)\n");
     return true;
+}
+
+double
+bench_percentile(const double *v, size_t n, double p)
+{
+    double *tmp, r;
+    long k = (long)(p * (double)n + 0.999999) - 1;
+
+    if (n == 0)
+        return 0;
+    tmp = malloc(n * sizeof *tmp);
+    if (tmp == NULL)
+        return 0;
+    memcpy(tmp, v, n * sizeof *tmp);
+    qsort(tmp, n, sizeof *tmp, cmp_double);
+    r = tmp[k < 0 ? 0 : k >= (long)n ? (long)n - 1 : k];
+    free(tmp);
+    return r;
+}
+
+/* ---- the watchdog: a run dies rather than hang ---- */
+
+static const char *watchdog_program = "bench";
+static char watchdog_dir[4096];             /* left behind when it fires */
+
+static void
+on_alarm(int sig)
+{
+    static const char msg[] = ": ran past its time limit; left behind: ";
+
+    (void)sig;
+    (void)!write(2, watchdog_program, strlen(watchdog_program));
+    (void)!write(2, msg, sizeof msg - 1);
+    (void)!write(2, watchdog_dir, strlen(watchdog_dir));
+    (void)!write(2, "\n", 1);
+    _exit(3);
+}
+
+void
+bench_watchdog(const char *program, double seconds)
+{
+    watchdog_program = program;
+    signal(SIGALRM, on_alarm);
+    alarm(seconds < 1 ? 1 : (unsigned)seconds);
+}
+
+void
+bench_watchdog_names(const char *dir)
+{
+    snprintf(watchdog_dir, sizeof watchdog_dir, "%s", dir);
 }

@@ -25,6 +25,14 @@ double bench_cpu_seconds(void);               /* user+system of this process */
 void bench_add(bench_samples *s, double v);
 double bench_min(const bench_samples *s);
 double bench_median(const bench_samples *s);
+/* Nearest-rank percentile (p in [0, 1]) of v[0..n), left unsorted; 0 if n
+ * is 0. */
+double bench_percentile(const double *v, size_t n, double p);
+/* Bounds a whole run: after `seconds` (at least 1) the process says it ran
+ * past its limit, names what it leaves behind (bench_watchdog_names), and
+ * exits 3. program: its name in that message (static storage). */
+void bench_watchdog(const char *program, double seconds);
+void bench_watchdog_names(const char *dir);
 
 /* The stdout of one child run. */
 typedef struct {
