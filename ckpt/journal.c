@@ -79,15 +79,6 @@ struct rp__journal {
     unsigned events_since_prune;
 };
 
-static int64_t
-wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A CLOCK_MONOTONIC instant as Unix ms. */
 static int64_t
 mono_to_wall_ms(uint64_t ns)
@@ -96,7 +87,7 @@ mono_to_wall_ms(uint64_t ns)
 
     if (ns == 0)
         return 0;
-    return wall_ms() - (int64_t)((now > ns ? now - ns : 0) / 1000000u);
+    return rp__wall_ms() - (int64_t)((now > ns ? now - ns : 0) / 1000000u);
 }
 
 /* Unix ms as a CLOCK_MONOTONIC instant of this boot (0 if before it). */
@@ -107,7 +98,8 @@ wall_to_mono_ns(int64_t ms)
 
     if (ms <= 0)
         return 0;
-    ago = (uint64_t)(wall_ms() > ms ? wall_ms() - ms : 0) * 1000000u;
+    int64_t wall = rp__wall_ms();
+    ago = (uint64_t)(wall > ms ? wall - ms : 0) * 1000000u;
     return now > ago ? now - ago : 0;
 }
 
@@ -253,11 +245,10 @@ rp__journal_close(rp__journal *j)
 /* ---- reading (rdb) ---- */
 
 static rp_status
-read_fail(rp__journal *j, const char *what)
+read_fail(rp__journal *j)
 {
     int rc = sqlite3_extended_errcode(j->rdb) & 0xff;
 
-    (void)what;
     return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB ? RP_ERR_CORRUPT : RP_ERR_IO;
 }
 
@@ -272,7 +263,7 @@ rp__journal_max_ids(rp__journal *j, uint64_t *task, uint64_t *job)
     if (sqlite3_prepare_v2(j->rdb, "SELECT (SELECT max(id) FROM tasks), (SELECT max(id) FROM jobs)",
                            -1, &st, NULL) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW) {
-        status = read_fail(j, "max ids");
+        status = read_fail(j);
     } else {
         *task = (uint64_t)sqlite3_column_int64(st, 0);
         *job = (uint64_t)sqlite3_column_int64(st, 1);
@@ -334,7 +325,7 @@ rp__journal_unfinished(rp__journal *j, void (*fn)(void *ctx, const struct rp__jt
         rc = SQLITE_OK;
     }
     if (status == RP_OK && rc != SQLITE_DONE)
-        status = read_fail(j, "unfinished tasks");
+        status = read_fail(j);
     sqlite3_finalize(st);
     pthread_mutex_unlock(&j->rlock);
     return status;
@@ -368,7 +359,7 @@ rp__journal_job(rp__journal *j, rp_job_id job, char **spec_json, void **stdin_da
             *stdin_len = (size_t)n;
         }
     } else {
-        status = rc == SQLITE_DONE ? RP_ERR_NOT_FOUND : read_fail(j, "job");
+        status = rc == SQLITE_DONE ? RP_ERR_NOT_FOUND : read_fail(j);
     }
     sqlite3_finalize(st);
     st = NULL;
@@ -387,7 +378,7 @@ rp__journal_job(rp__journal *j, rp_job_id job, char **spec_json, void **stdin_da
             rc = SQLITE_OK;
         }
         if (status == RP_OK && rc != SQLITE_DONE)
-            status = read_fail(j, "job counts");
+            status = read_fail(j);
         sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&j->rlock);
@@ -417,7 +408,7 @@ rp__journal_requeue_running(rp__journal *j)
                              "  WHERE state = 'running';"
                              "COMMIT;",
                      NULL, NULL, NULL) != SQLITE_OK) {
-        status = read_fail(j, "requeue");
+        status = read_fail(j);
         if (!sqlite3_get_autocommit(j->rdb))
             sqlite3_exec(j->rdb, "ROLLBACK", NULL, NULL, NULL);
     }
@@ -465,7 +456,7 @@ rp__journal_task(rp__journal *j, rp_task_id id, struct rp__jtask *out, rp_result
     if (rc == SQLITE_DONE) {
         status = RP_ERR_NOT_FOUND;
     } else if (rc != SQLITE_ROW) {
-        status = read_fail(j, "task");
+        status = read_fail(j);
     } else if (!row_task(st, out)) {
         status = RP_ERR_CORRUPT;
     } else if (result != NULL && rp_task_state_is_final(out->state)) {
@@ -528,7 +519,7 @@ rp__journal_add_job(rp__journal *j, struct rp__jjob *jj)
     op->job_op = jj;
     jj->done = false;
     jj->status = RP_OK;
-    op->time_ms = wall_ms();
+    op->time_ms = rp__wall_ms();
     enqueue(j, op);
 }
 
@@ -544,7 +535,7 @@ rp__journal_state(rp__journal *j, rp_task_id id, rp_job_id job, rp_task_state st
     op->state = state;
     op->attempts = attempts;
     op->interrupted = interrupted;
-    op->time_ms = wall_ms();
+    op->time_ms = rp__wall_ms();
     if (result != NULL) {
         atomic_fetch_add_explicit(&result->refs, 1, memory_order_relaxed);
         op->result = result;

@@ -38,6 +38,7 @@
 #include "ckpt/blob.h"
 #include "ckpt/store.h"
 #include "engine/alloc.h"
+#include "engine/clock.h"
 
 #define APPLICATION_ID 0x72707274       /* "rprt" */
 #define BUSY_TIMEOUT_MS 10000
@@ -237,15 +238,6 @@ prepare(rp_ckpt *s, const char *sql)
         return NULL;
     }
     return st;
-}
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static bool
@@ -657,7 +649,7 @@ insert_row(rp_ckpt *s, const char *key, uint64_t iteration, const char *codec, s
         return RP_ERR_IO;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)iteration);
-    sqlite3_bind_int64(st, 3, now_ms());
+    sqlite3_bind_int64(st, 3, rp__wall_ms());
     sqlite3_bind_text(st, 4, codec, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)raw_len);
     sqlite3_bind_int64(st, 6, (sqlite3_int64)stored_len);
@@ -1128,7 +1120,7 @@ rp_ckpt_cleanup(rp_ckpt *s, unsigned keep_per_key, unsigned max_age_s, size_t *r
     if (status == RP_OK && max_age_s > 0)
         status = delete_where(s, "DELETE FROM checkpoints WHERE id IN"
                                  " (SELECT id FROM (" RANKED ") WHERE pos > 1 AND created_ms < ?)",
-                              now_ms() - (int64_t)max_age_s * 1000, true, NULL, &count);
+                              rp__wall_ms() - (int64_t)max_age_s * 1000, true, NULL, &count);
     if (removed != NULL)
         *removed = count;
     return status;
@@ -1236,7 +1228,7 @@ rp_ckpt_kv_put(rp_ckpt *s, const char *key, const void *value, size_t len)
     } else {
         sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
         sqlite3_bind_blob64(st, 2, value != NULL ? value : "", len, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, now_ms());
+        sqlite3_bind_int64(st, 3, rp__wall_ms());
         if (sqlite3_step(st) != SQLITE_DONE)
             status = db_fail(s, "storing a value");
         sqlite3_finalize(st);

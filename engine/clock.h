@@ -24,6 +24,13 @@ rp__now_ns(void)
     return rp__clock_ns(CLOCK_MONOTONIC);
 }
 
+/* Unix time in milliseconds: what the store records. */
+static inline int64_t
+rp__wall_ms(void)
+{
+    return (int64_t)(rp__clock_ns(CLOCK_REALTIME) / 1000000u);
+}
+
 /* The CLOCK_MONOTONIC time ms milliseconds from now, for
  * pthread_cond_timedwait on a condition variable set to that clock. */
 static inline void

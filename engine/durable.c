@@ -306,17 +306,17 @@ rp__durable_prepare(rp__durable *d, rp_task_id id, rp_task_id origin, char **che
     if (status == RP_OK && write_file(restore_path, data, len)) {
         *restore = restore_path;
         restore_path = NULL;
-    } else {
-        if (status == RP_OK || (status != RP_ERR_NOT_FOUND)) {
-            char *detail = status == RP_OK ? NULL : rp_ckpt_why(d->store);
-            *why = rp__sprintf("cannot restore the checkpoint of %s: %s", key,
-                               detail != NULL ? detail
-                               : status == RP_OK ? "writing the restore file failed"
-                                                 : rp_strerror(status));
-            free(detail);
-        }
-        unlink(restore_path);
+    } else if (status == RP_OK) {
+        *why = rp__sprintf("cannot restore the checkpoint of %s: cannot write %s", key,
+                           restore_path);
+    } else if (status != RP_ERR_NOT_FOUND) {
+        char *detail = rp_ckpt_why(d->store);
+        *why = rp__sprintf("cannot restore the checkpoint of %s: %s", key,
+                           detail != NULL ? detail : rp_strerror(status));
+        free(detail);
     }
+    if (restore_path != NULL)
+        unlink(restore_path);       /* none to restore: no stale copy either */
     free(data);
     *checkpoint = rp__sprintf("%s/checkpoint", run);
     free(restore_path);
