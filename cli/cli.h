@@ -102,6 +102,9 @@ int rp_cli_args_next(struct rp_cli_args *a, const char **value /* OUT */);
  * empty or relative XDG_STATE_HOME is ignored, as the XDG spec says).
  * malloc'd; NULL after saying why on stderr (no HOME either). */
 char *rp_cli_state_dir(const char *dir);
+/* The value of a --state-dir option: *out = value, or an error naming
+ * command if it is empty. */
+bool rp_cli_state_dir_option(const char *command, const char *value, const char **out);
 
 /* Whether dir holds a store: a directory with a store.db, looked at
  * without creating anything. RP_EXIT_OK; RP_EXIT_FAILED after saying "no

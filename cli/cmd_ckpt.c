@@ -245,12 +245,7 @@ apply_option(struct ckpt_args *a, int id, const char *value)
     case CKPT_OPT_MAX_AGE:
         return parse_duration(name, value, &a->max_age_s);
     case CKPT_OPT_STATE_DIR:
-        if (value[0] == '\0') {
-            rp_cli_error("%s: %s needs a directory", a->command, name);
-            return false;
-        }
-        a->state_dir = value;
-        return true;
+        return rp_cli_state_dir_option(a->command, value, &a->state_dir);
     case CKPT_OPT_COUNT:
         break;
     }

@@ -151,11 +151,8 @@ parse_args(int argc, char **argv, struct restore_args *a /* OUT */)
             a->json = true;
             break;
         case RESTORE_OPT_STATE_DIR:
-            if (value[0] == '\0') {
-                rp_cli_error("restore: --state-dir needs a directory");
+            if (!rp_cli_state_dir_option("restore", value, &a->state_dir))
                 return false;
-            }
-            a->state_dir = value;
             break;
         default:
             return false;

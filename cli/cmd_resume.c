@@ -132,11 +132,8 @@ parse_args(int argc, char **argv, struct resume_args *a /* OUT */)
             a->workers = (int)n;
             break;
         case RESUME_OPT_STATE_DIR:
-            if (value[0] == '\0') {
-                rp_cli_error("resume: --state-dir needs a directory");
+            if (!rp_cli_state_dir_option("resume", value, &a->state_dir))
                 return false;
-            }
-            a->state_dir = value;
             break;
         default:
             return false;

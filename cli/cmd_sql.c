@@ -111,11 +111,8 @@ parse_args(int argc, char **argv, struct sql_args *a /* OUT */)
             a->json = true;
             break;
         case SQL_OPT_STATE_DIR:
-            if (value[0] == '\0') {
-                rp_cli_error("sql: --state-dir needs a directory");
+            if (!rp_cli_state_dir_option("sql", value, &a->state_dir))
                 return false;
-            }
-            a->state_dir = value;
             break;
         default:
             return false;

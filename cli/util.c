@@ -113,6 +113,17 @@ rp_cli_state_dir(const char *dir)
     return out;
 }
 
+bool
+rp_cli_state_dir_option(const char *command, const char *value, const char **out)
+{
+    if (value[0] == '\0') {
+        rp_cli_error("%s: --state-dir needs a directory", command);
+        return false;
+    }
+    *out = value;
+    return true;
+}
+
 int
 rp_cli_check_store(const char *command, const char *dir)
 {
