@@ -84,6 +84,10 @@ struct rp__task {
     unsigned attempts;
     unsigned interrupted;           /* attempts cut short by a pool stop or crash */
     rp_task_id origin;              /* its checkpoints' key: task/<origin> */
+    uint64_t started_ns;            /* its last attempt was dispatched */
+    uint64_t retry_at_ns;           /* RP__RETRY_WAIT: when it is ready again */
+    unsigned worker;                /* 1 + its executor's slot running it, or
+                                       that ran its last attempt; 0 = none */
     uint64_t final_seq;             /* durable: journal op of its final state */
     uint8_t state;                  /* rp_task_state */
     uint8_t where;                  /* enum rp__where */
@@ -213,6 +217,10 @@ size_t rp__env_key_len(const char *kv);
 char *rp__task_spec_json(const struct rp_task *t);
 rp_status rp__task_spec_parse(const char *json, const void *stdin_data, size_t stdin_len,
                               struct rp_task **out /* OUT */, char **why /* OUT */);
+/* A description that never runs, standing for one recovery could not use:
+ * kind, name, priority and backend from json where it has them (json may
+ * be NULL or damaged). */
+struct rp_task *rp__task_spec_placeholder(const char *json);
 
 /* ---- the event bus (events.c) ---- */
 

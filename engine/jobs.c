@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ckpt/journal.h"
 #include "ckpt/store.h"
@@ -52,11 +53,22 @@ struct queue {
     struct rp__task *head, *tail;
 };
 
+/* One slot of an executor: what rp_pool_workers reports as a worker. */
+struct worker {
+    rp_task_id task;                /* running now, or 0 */
+    uint64_t since_ns;              /* when `task` was dispatched */
+    uint64_t busy_ns, completed;    /* finished attempts only */
+};
+
 struct exec_slot {
     const rp__exec_ops *ops;
     void *state;
     unsigned running, capacity;
     struct queue ready[RP_PRIORITY_COUNT];
+    struct worker *workers;         /* capacity of them */
+    unsigned *free_workers, nfree;  /* a stack: the lowest free index on top
+                                       while the load is light */
+    uint64_t up_since_ns;
 };
 
 /* A thread in rp_wait (a task id) or rp_job_wait (a job id); lives on
@@ -251,6 +263,8 @@ find_task(rp__engine *e, rp_task_id id)
 
 /* ---- state changes ---- */
 
+static int worker_index(const rp__engine *e, const struct rp__task *t);
+
 static void
 publish(rp__engine *e, const struct rp__task *t)
 {
@@ -261,6 +275,7 @@ publish(rp__engine *e, const struct rp__task *t)
         .shard = t->shard,
         .state = (rp_task_state)t->state,
         .attempt = t->attempts,
+        .worker = t->state == RP_TASK_QUEUED ? -1 : worker_index(e, t),
     };
 
     if (t->result != NULL) {
@@ -459,6 +474,20 @@ make_ready(rp__engine *e, struct rp__task *t)
     queue_push(&e->exec[t->spec->kind].ready[t->spec->priority], t);
 }
 
+/* The end of t's attempt frees its worker. Lock held. */
+static void
+release_worker(struct exec_slot *x, struct rp__task *t)
+{
+    struct worker *w = &x->workers[t->worker - 1];
+    uint64_t now = rp__now_ns();
+
+    x->running--;
+    w->busy_ns += now > w->since_ns ? now - w->since_ns : 0;
+    w->completed++;
+    w->task = 0;
+    x->free_workers[x->nfree++] = t->worker - 1;
+}
+
 /* Moves ready tasks to RUNNING while slots are free; returns them chained
  * through ->next, in start order, for run_batch(). Lock held. */
 static struct rp__task *
@@ -474,7 +503,11 @@ dispatch(rp__engine *e)
             struct rp__task *t = pop_ready(x);
             if (t == NULL)
                 break;
+            unsigned w = x->free_workers[--x->nfree];
             x->running++;
+            x->workers[w].task = t->node.id;
+            x->workers[w].since_ns = t->started_ns = rp__now_ns();
+            t->worker = w + 1;
             t->attempts++;
             t->where = RP__RUNNING;
             set_state(e, t, RP_TASK_RUNNING);
@@ -627,7 +660,7 @@ rp__engine_attempt_done(rp__engine *e, struct rp__task *t, struct rp__outcome *o
     rp_task_state state;
 
     pthread_mutex_lock(&e->lock);
-    e->exec[spec->kind].running--;
+    release_worker(&e->exec[spec->kind], t);
     t->exec = NULL;
     if (o->cancelled || t->cancel_requested)
         state = RP_TASK_CANCELLED;
@@ -644,6 +677,7 @@ rp__engine_attempt_done(rp__engine *e, struct rp__task *t, struct rp__outcome *o
 
         rp__timer_init(&r->timer, retry_fire);
         r->timer.deadline_ns = rp__now_ns() + backoff_ns(e, spec, t->attempts);
+        t->retry_at_ns = r->timer.deadline_ns;
         r->e = e;
         r->id = t->node.id;
         t->where = RP__RETRY_WAIT;
@@ -1360,6 +1394,221 @@ rp_subscribe(rp_pool *pool, rp_subscription **out)
     return status;
 }
 
+/* ---- inspection ---- */
+
+const char *
+rp_wait_reason_name(rp_wait_reason r)
+{
+    switch (r) {
+    case RP_WAIT_NONE: return "not waiting";
+    case RP_WAIT_COMMIT: return "being committed to the store";
+    case RP_WAIT_SLOT: return "no free slot";
+    case RP_WAIT_BACKOFF: return "backing off before retry";
+    case RP_WAIT_BACKEND: return "no worker of its backend";
+    case RP_WAIT_DATA: return "waiting for its data";
+    case RP_WAIT_STOPPING: return "the pool is stopping";
+    }
+    return "unknown";
+}
+
+/* The global index of t's worker: the process executor's slots first,
+ * then the function executor's. */
+static int
+worker_index(const rp__engine *e, const struct rp__task *t)
+{
+    int base = 0;
+
+    if (t->worker == 0)
+        return -1;
+    for (int k = 0; k < (int)t->spec->kind; k++)
+        base += (int)e->exec[k].capacity;
+    return base + (int)t->worker - 1;
+}
+
+/* Lock held. */
+static void
+task_info(const rp__engine *e, const struct rp__task *t, rp_task_info *out)
+{
+    const struct rp_task *spec = t->spec;
+
+    memset(out, 0, sizeof *out);
+    out->id = t->node.id;
+    out->job = t->job->node.id;
+    out->shard = t->shard;
+    out->total_shards = t->total_shards;
+    out->state = (rp_task_state)t->state;
+    out->attempts = t->attempts;
+    out->max_retries = spec->retries;
+    out->backend = spec->backend;
+    out->priority = spec->priority;
+    out->function = spec->kind == RP__KIND_FUNCTION;
+    out->checkpoint = spec->checkpoint;
+    out->worker = worker_index(e, t);
+    out->submitted_ns = t->submitted_ns;
+    out->started_ns = t->attempts > 0 ? t->started_ns : 0;
+    out->origin = t->origin;
+    out->exit_code = -1;
+    if (t->state == RP_TASK_QUEUED) {
+        switch ((enum rp__where)t->where) {
+        case RP__READY:
+            out->wait = e->stopping ? RP_WAIT_STOPPING : RP_WAIT_SLOT;
+            break;
+        case RP__RETRY_WAIT:
+            out->wait = RP_WAIT_BACKOFF;
+            out->retry_at_ns = t->retry_at_ns;
+            break;
+        default:
+            out->wait = RP_WAIT_COMMIT;
+            break;
+        }
+    }
+    if (t->result != NULL) {
+        out->ended_ns = t->result->times.ended_ns;
+        out->exit_code = t->result->exit_code;
+        out->signal = t->result->signal;
+        if (t->result->times.started_ns != 0)
+            out->started_ns = t->result->times.started_ns;
+    }
+}
+
+rp_status
+rp_task_get(rp_pool *pool, rp_task_id id, rp_task_info *out)
+{
+    rp__engine *e;
+    struct rp__task *t;
+    rp_status status = RP_ERR_NOT_FOUND;
+
+    if (pool == NULL || out == NULL)
+        return RP_ERR_INVALID;
+    e = engine_of(pool);
+    enter(e);
+    if ((t = find_task(e, id)) != NULL) {
+        task_info(e, t, out);
+        status = RP_OK;
+    }
+    leave(e);
+    return status;
+}
+
+static int
+by_task_id(const void *a, const void *b)
+{
+    rp_task_id x = ((const rp_task_info *)a)->id, y = ((const rp_task_info *)b)->id;
+
+    return (x > y) - (x < y);
+}
+
+rp_status
+rp_pool_tasks(rp_pool *pool, rp_task_info **out, size_t *n)
+{
+    rp__engine *e;
+    rp_task_info *v = NULL;
+    size_t count = 0;
+
+    if (pool == NULL || out == NULL || n == NULL)
+        return RP_ERR_INVALID;
+    e = engine_of(pool);
+    enter(e);
+    if (e->tasks.count > 0) {
+        v = rp_xmalloc(e->tasks.count * sizeof *v);
+        for (size_t i = 0; i <= e->tasks.mask; i++)
+            for (struct rp__idnode *node = e->tasks.buckets[i]; node != NULL; node = node->next)
+                task_info(e, (struct rp__task *)node, &v[count++]);
+    }
+    leave(e);
+    /* Ids come in runs (a job's are consecutive) and the table is keyed
+     * by id, so this is mostly sorted already. */
+    if (count > 1)
+        qsort(v, count, sizeof *v, by_task_id);
+    *out = v;
+    *n = count;
+    return RP_OK;
+}
+
+rp_status
+rp_task_describe(rp_pool *pool, rp_task_id id, char **json)
+{
+    rp__engine *e;
+    struct rp__task *t;
+    struct rp__jtask row;
+    unsigned count[RP_TASK_STATE_COUNT];
+    void *in = NULL;
+    size_t in_len;
+    rp_status status;
+
+    if (pool == NULL || json == NULL)
+        return RP_ERR_INVALID;
+    *json = NULL;
+    e = engine_of(pool);
+    enter(e);
+    /* A placeholder stands for a description only the store has. */
+    if ((t = find_task(e, id)) != NULL && !t->spec->placeholder) {
+        struct rp_task *spec = t->spec;
+        /* The description is immutable: encode it without the lock. */
+        atomic_fetch_add_explicit(&spec->refs, 1, memory_order_relaxed);
+        leave(e);
+        *json = rp__task_spec_json(spec);
+        rp__task_spec_unref(spec);
+        return RP_OK;
+    }
+    status = stored_task(e, id, &row, NULL);
+    if (status == RP_OK) {
+        pthread_mutex_unlock(&e->lock);
+        status = rp__journal_job(e->journal, row.job, json, &in, &in_len, count);
+        pthread_mutex_lock(&e->lock);
+        free(in);
+        if (status != RP_OK && status != RP_ERR_NOT_FOUND)
+            status = RP_ERR_IO;
+    }
+    leave(e);
+    return status;
+}
+
+rp_status
+rp_pool_workers(rp_pool *pool, rp_worker_info **out, size_t *n)
+{
+    static const char *const prefix[] = { [RP__KIND_PROCESS] = "proc",
+                                          [RP__KIND_FUNCTION] = "fn" };
+    rp__engine *e;
+    rp_worker_info *v;
+    size_t count = 0, total = 0;
+    char host[64];
+    uint64_t now = rp__now_ns();
+
+    if (pool == NULL || out == NULL || n == NULL)
+        return RP_ERR_INVALID;
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    e = engine_of(pool);
+    for (size_t k = 0; k < sizeof e->exec / sizeof e->exec[0]; k++)
+        total += e->exec[k].capacity;    /* fixed once created */
+    v = rp_xcalloc(total ? total : 1, sizeof *v);
+    enter(e);
+    for (size_t k = 0; k < sizeof e->exec / sizeof e->exec[0]; k++) {
+        const struct exec_slot *x = &e->exec[k];
+        for (unsigned i = 0; i < x->capacity; i++) {
+            const struct worker *w = &x->workers[i];
+            rp_worker_info *info = &v[count++];
+            snprintf(info->name, sizeof info->name, "%s%u", prefix[k], i);
+            snprintf(info->node, sizeof info->node, "%s", host);
+            snprintf(info->executor, sizeof info->executor, "%s", x->ops->name);
+            info->backend = RP_BACKEND_CPU;
+            info->up = !e->stopping;
+            info->task = w->task;
+            info->completed = w->completed;
+            info->busy_ns = w->busy_ns;
+            if (w->task != 0 && now > w->since_ns)
+                info->busy_ns += now - w->since_ns;
+            info->up_since_ns = x->up_since_ns;
+        }
+    }
+    leave(e);
+    *out = v;
+    *n = count;
+    return RP_OK;
+}
+
 /* ---- life cycle ---- */
 
 void
@@ -1374,6 +1623,15 @@ rp__engine_stats(rp__engine *e, rp_stats *out)
     out->timed_out = e->ended[RP_TASK_TIMED_OUT];
     out->retried = e->retried;
     leave(e);
+}
+
+static void
+free_workers(rp__engine *e)
+{
+    for (size_t k = 0; k < sizeof e->exec / sizeof e->exec[0]; k++) {
+        free(e->exec[k].workers);
+        free(e->exec[k].free_workers);
+    }
 }
 
 static void
@@ -1440,7 +1698,8 @@ is_recovered(void *ctx, rp_task_id id)
 }
 
 /* The job record for recovered rows of job `row->job`, with its counts
- * from the store; *spec = its description (NULL + *why if unusable). */
+ * from the store; *spec = its description, or with *why set when it is
+ * unusable a placeholder (rp__task_spec_placeholder) or NULL. */
 static struct rp__job *
 recover_job(rp__engine *e, const struct rp__jtask *row, rp_task **spec, char **why)
 {
@@ -1458,6 +1717,8 @@ recover_job(rp__engine *e, const struct rp__jtask *row, rp_task **spec, char **w
     status = rp__journal_job(e->journal, row->job, &json, &in, &in_len, job->count);
     if (status == RP_OK) {
         status = rp__task_spec_parse(json, in, in_len, spec, why);
+        if (status != RP_OK)
+            *spec = rp__task_spec_placeholder(json);
         free(json);
         free(in);
     } else {
@@ -1468,6 +1729,20 @@ recover_job(rp__engine *e, const struct rp__jtask *row, rp_task **spec, char **w
     job->count[RP_TASK_QUEUED] = job->count[RP_TASK_RUNNING] = 0;
     idmap_put(&e->jobs, &job->node);
     return job;
+}
+
+/* A submission time the store recorded (Unix ms) on this process's
+ * monotonic clock: now, less the age of the submission (0 when that is
+ * before the clock began, e.g. before a reboot). */
+static uint64_t
+recovered_submit_ns(int64_t submitted_ms)
+{
+    uint64_t now = rp__now_ns();
+    int64_t age_ms = rp__wall_ms() - submitted_ms;
+
+    if (submitted_ms <= 0 || age_ms < 0)
+        return now;
+    return (uint64_t)age_ms * 1000000u < now ? now - (uint64_t)age_ms * 1000000u : 0;
 }
 
 /* Kills what is left of an interrupted attempt: a crash of the pool does
@@ -1528,14 +1803,18 @@ recover(rp__engine *e, char **why)
         t->attempts = row->attempts;
         t->interrupted = row->interrupted + (row->state == RP_TASK_RUNNING);
         t->origin = row->origin;
-        t->submitted_ns = rp__now_ns();
+        t->submitted_ns = recovered_submit_ns(row->submitted_ms);
         t->state = RP_TASK_QUEUED;
         idmap_put(&e->tasks, &t->node);
         count_in(e, t);
-        if (spec == NULL) {
+        if (spec == NULL || spec->placeholder) {
             /* Kept only to record why it cannot run: a placeholder. */
-            t->spec = rp_task_new("/");
-            t->spec->placeholder = true;
+            if (spec != NULL) {
+                t->spec = spec;
+                atomic_fetch_add_explicit(&spec->refs, 1, memory_order_relaxed);
+            } else {
+                t->spec = rp__task_spec_placeholder(NULL);
+            }
             publish(e, t);
             finish_with_error(e, t, RP_TASK_FAILED,
                               rp__sprintf("cannot recover: %s", bad ? bad : "unknown reason"));
@@ -1623,6 +1902,11 @@ rp__engine_create(rp_pool *pool, const struct rp__engine_config *cfg, rp__engine
         if (status != RP_OK)
             goto fail;
         x->capacity = x->ops->capacity(x->state);
+        x->workers = rp_xcalloc(x->capacity ? x->capacity : 1, sizeof *x->workers);
+        x->free_workers = rp_xcalloc(x->capacity ? x->capacity : 1, sizeof *x->free_workers);
+        for (unsigned w = 0; w < x->capacity; w++)
+            x->free_workers[x->nfree++] = x->capacity - 1 - w;
+        x->up_since_ns = rp__now_ns();
     }
     if (e->journal != NULL) {
         pthread_mutex_lock(&e->lock);
@@ -1639,6 +1923,7 @@ rp__engine_create(rp_pool *pool, const struct rp__engine_config *cfg, rp__engine
 fail:
     while (started-- > 0)
         e->exec[started].ops->stop(e->exec[started].state);
+    free_workers(e);
     if (e->loop != NULL)
         rp__loop_destroy(e->loop);
     rp__durable_close(e->durable);
@@ -1694,6 +1979,7 @@ rp__engine_free(rp__engine *e)
     rp__bus_close(e->bus);
     rp__bus_unref(e->bus);
     free_records(e);
+    free_workers(e);
     rp__durable_close(e->durable);
     pthread_cond_destroy(&e->idle_cond);
     pthread_mutex_destroy(&e->lock);

@@ -363,3 +363,31 @@ out:
     *why = p.why;
     return status;
 }
+
+struct rp_task *
+rp__task_spec_placeholder(const char *json)
+{
+    struct rp_task *t = rp_task_new("/");
+    cJSON *o = json != NULL ? cJSON_Parse(json) : NULL;
+    const cJSON *v;
+
+    t->placeholder = true;
+    if (o == NULL)
+        return t;
+    v = cJSON_GetObjectItemCaseSensitive(o, "kind");
+    if (cJSON_IsString(v) && strcmp(v->valuestring, "function") == 0)
+        t->kind = RP__KIND_FUNCTION;
+    v = cJSON_GetObjectItemCaseSensitive(o, "name");
+    if (cJSON_IsString(v))
+        rp_task_set_name(t, v->valuestring);
+    v = cJSON_GetObjectItemCaseSensitive(o, "priority");
+    for (int i = 0; cJSON_IsString(v) && i < RP_PRIORITY_COUNT; i++)
+        if (strcmp(v->valuestring, priority_names[i]) == 0)
+            t->priority = (rp_priority)i;
+    v = cJSON_GetObjectItemCaseSensitive(o, "backend");
+    for (size_t i = 0; cJSON_IsString(v) && i < sizeof backend_names / sizeof backend_names[0]; i++)
+        if (strcmp(v->valuestring, backend_names[i]) == 0)
+            t->backend = (rp_backend)i;
+    cJSON_Delete(o);
+    return t;
+}

@@ -32,7 +32,8 @@ typedef struct {
     X(pool)               \
     X(task)               \
     X(ckpt)               \
-    X(durable)
+    X(durable)            \
+    X(inspect)
 
 #define RP__TEST_DECLARE(name) extern const rp_test_suite rp_test_suite_##name;
 RP_TEST_SUITES(RP__TEST_DECLARE)

@@ -272,6 +272,9 @@ typedef struct rp_event {
     rp_task_state state;     /* the new state */
     unsigned attempt;        /* 1-based once it ran; 0 before */
     int exit_code, signal;   /* for final states of processes */
+    /* added after the first contract */
+    int worker;              /* rp_pool_workers index of the worker running it
+                                (RUNNING) or that ran it (final); -1 none */
 } rp_event;
 
 typedef struct rp_subscription rp_subscription;
@@ -291,6 +294,87 @@ RP_API rp_status rp_subscription_next(rp_subscription *s, int timeout_ms,
                                       uint64_t *lost /* OUT, may be NULL */);
 /* Ends a subscription; may be called before or after rp_pool_shutdown. */
 RP_API void rp_unsubscribe(rp_subscription *s);
+
+/* ---- inspection: what the console and the coordinator's API read ---- */
+
+/* Why a QUEUED task is not running (the REASON column of the console). */
+typedef enum {
+    RP_WAIT_NONE,            /* not queued */
+    RP_WAIT_COMMIT,          /* durable pool: its submission is being committed */
+    RP_WAIT_SLOT,            /* every slot of its executor is busy */
+    RP_WAIT_BACKOFF,         /* backing off before its next attempt (retry_at_ns) */
+    RP_WAIT_BACKEND,         /* no worker of its backend is up (a GPU, a remote node) */
+    RP_WAIT_DATA,            /* its data is not yet where it could run */
+    RP_WAIT_STOPPING         /* the pool is stopping: it will not start */
+} rp_wait_reason;
+
+/* "no free slot", "backing off before retry", ...; static storage. */
+RP_API const char *rp_wait_reason_name(rp_wait_reason r);
+
+typedef struct rp_task_info {
+    rp_task_id id;
+    rp_job_id job;
+    unsigned shard, total_shards;
+    rp_task_state state;
+    unsigned attempts;           /* attempts started so far */
+    unsigned max_retries;
+    rp_backend backend;
+    rp_priority priority;
+    bool function;               /* a function task (else a process) */
+    bool checkpoint;             /* takes checkpoints */
+    rp_wait_reason wait;         /* RP_WAIT_NONE unless QUEUED */
+    uint64_t retry_at_ns;        /* RP_WAIT_BACKOFF: when it is ready again */
+    int worker;                  /* index in rp_pool_workers of the worker that
+                                    runs it, or ran its last attempt; -1 none */
+    uint64_t submitted_ns;       /* CLOCK_MONOTONIC; for a task recovered from
+                                    an earlier pool's store, the time the
+                                    store recorded, put on this clock */
+    uint64_t started_ns;         /* its last attempt began; 0 = never ran */
+    uint64_t ended_ns;           /* became final; 0 = not final */
+    int exit_code, signal;       /* final: as rp_result_exit_code/_signal */
+    rp_task_id origin;           /* whose checkpoints it uses (itself, or the
+                                    task it was restored from) */
+} rp_task_info;
+
+/* What the pool knows of task id now. Only tasks the pool holds in memory
+ * (those of this pool, recovered ones included, until forgotten):
+ * RP_ERR_NOT_FOUND otherwise. */
+RP_API rp_status rp_task_get(rp_pool *pool, rp_task_id id, rp_task_info *out /* OUT */);
+
+/* Every task the pool holds in memory, in id order: *out is a malloc'd
+ * array of *n entries (NULL when 0) that the caller frees with free(). One
+ * consistent snapshot, taken under the engine's lock: 0.6 ms for 10,000
+ * tasks, sorting included. */
+RP_API rp_status rp_pool_tasks(rp_pool *pool, rp_task_info **out /* OUT */,
+                               size_t *n /* OUT */);
+
+/* Task id's description as JSON, the same as the store keeps it
+ * (docs/store.md, "spec"): kind, name, argv, env, cwd, priority, backend,
+ * timeout_ms, retries, data_deps, checkpoint, ... *json is malloc'd; the
+ * caller frees it. Reads the store for tasks of earlier pools.
+ * RP_ERR_NOT_FOUND for an unknown id. */
+RP_API rp_status rp_task_describe(rp_pool *pool, rp_task_id id, char **json /* OUT */);
+
+/* One place where tasks run: a slot of an executor of this pool (later,
+ * a remote worker daemon, a GPU). */
+typedef struct rp_worker_info {
+    char name[32];               /* "proc3", "fn0" */
+    char node[64];               /* the host it runs on */
+    char executor[16];           /* "process", "function" */
+    rp_backend backend;          /* RP_BACKEND_CPU, ... */
+    bool up;                     /* false: lost or not reachable */
+    rp_task_id task;             /* running now; 0 = idle */
+    uint64_t completed;          /* attempts it finished */
+    uint64_t busy_ns;            /* time spent running attempts, the
+                                    current one so far included */
+    uint64_t up_since_ns;        /* CLOCK_MONOTONIC */
+} rp_worker_info;
+
+/* Every worker of the pool, in a stable order (the index is
+ * rp_task_info.worker): *out is malloc'd, *n entries; free() it. Load over
+ * an interval = the change of busy_ns divided by the interval. */
+RP_API rp_status rp_pool_workers(rp_pool *pool, rp_worker_info **out /* OUT */,
+                                 size_t *n /* OUT */);
 
 #ifdef __cplusplus
 }
