@@ -62,9 +62,13 @@ STORE_CFLAGS = $(shell $(PKG_CONFIG) --cflags sqlite3 libzstd libcrypto libcjson
 STORE_LIBS   = $(shell $(PKG_CONFIG) --libs sqlite3 libzstd libcrypto libcjson)
 CJSON_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcjson)
 CJSON_LIBS   = $(shell $(PKG_CONFIG) --libs libcjson)
+CURSES_CFLAGS = $(shell $(PKG_CONFIG) --cflags ncursesw)
+CURSES_LIBS   = $(shell $(PKG_CONFIG) --libs ncursesw)
 
 LIB_SRCS   := $(wildcard engine/*.c engine/sched/*.c engine/exec/*.c ckpt/*.c)
 CLI_SRCS   := $(wildcard cli/*.c)
+TUI_SRCS   := $(wildcard tui/*.c)
+THEME_FILES := $(sort $(wildcard themes/*.theme))
 TEST_SRCS  := $(wildcard tests/*.c)
 BENCH_COMMON := bench/common.c
 
@@ -73,6 +77,9 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(filter %.c,$(1))) \
 
 LIB_OBJS  := $(call obj,$(LIB_SRCS))
 CLI_OBJS  := $(call obj,$(CLI_SRCS))
+# The console (tui/) is an internal archive: the library stays free of curses.
+TUI_OBJS  := $(call obj,$(TUI_SRCS)) $(BUILD)/obj/gen/themes.o
+TUI_LIB   := $(BUILD)/libtui.a
 TEST_OBJS := $(call obj,$(TEST_SRCS))
 
 STATIC_LIB := $(BUILD)/librepartir.a
@@ -82,13 +89,14 @@ EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/
 
 # Benchmarks: each program runs ours and its anchors, in child processes,
 # in the same run (bench/README.md).
-BENCHES := fib pfor idle spawn ckpt submit
+BENCHES := fib pfor idle spawn ckpt submit console
 bench_fib_srcs  := bench/bench_fib.c bench/anchors/fib_omp.c bench/anchors/fib_tbb.cpp
 bench_pfor_srcs := bench/bench_pfor.c bench/anchors/pfor_omp.c
 bench_idle_srcs := bench/bench_idle.c bench/anchors/idle_omp.c bench/anchors/idle_tbb.cpp
 bench_spawn_srcs := bench/bench_spawn.c
 bench_ckpt_srcs := bench/bench_ckpt.c
 bench_submit_srcs := bench/bench_submit.c
+bench_console_srcs := bench/bench_console.c
 BENCH_BINS := $(addprefix $(BUILD)/bench/bench_,$(BENCHES))
 
 .PHONY: FORCE all run test check check-concurrent check-integration bench bench-build \
@@ -103,7 +111,7 @@ deps:
 
 run: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(BUILD)/repartir demo
+	$(Q)$(BUILD)/repartir console --demo
 
 # The whole suite, as CI runs it (.ci/run). Each sanitizer build lives in
 # its own folder, so the three never mix.
@@ -163,11 +171,28 @@ FORCE:
 
 # ---- programs ----
 
-$(BUILD)/repartir: $(CLI_OBJS) $(STATIC_LIB)
+$(BUILD)/repartir: $(CLI_OBJS) $(TUI_LIB) $(STATIC_LIB)
 	$(say) LINK $@
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(STATIC_LIB) $(CJSON_LIBS) $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(TUI_LIB) $(STATIC_LIB) $(CURSES_LIBS) \
+	    $(CJSON_LIBS) $(LIBS)
 
-$(BUILD)/obj/cli/%.o: ALL_CPPFLAGS += $(CJSON_CFLAGS)
+$(BUILD)/obj/cli/%.o: ALL_CPPFLAGS += $(CJSON_CFLAGS) $(CURSES_CFLAGS)
+$(BUILD)/obj/tui/%.o: ALL_CPPFLAGS += $(CJSON_CFLAGS) $(CURSES_CFLAGS)
+
+$(TUI_LIB): $(TUI_OBJS)
+	$(say) AR $@
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+# The shipped themes/*.theme, built into the binary (tools/embed_themes.sh).
+$(BUILD)/gen/themes.c: tools/embed_themes.sh $(THEME_FILES)
+	$(say) GEN $@
+	$(Q)mkdir -p $(@D)
+	$(Q)tools/embed_themes.sh $(THEME_FILES) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	$(say) CC $<
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 # Examples use only the public API, as a user's program would.
 $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(STATIC_LIB)
@@ -175,18 +200,19 @@ $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(STATIC_LIB)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(STATIC_LIB) $(LIBS)
 
-$(TEST_BIN): $(TEST_OBJS) $(STATIC_LIB)
+$(TEST_BIN): $(TEST_OBJS) $(TUI_LIB) $(STATIC_LIB)
 	$(say) LINK $@
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJS) $(STATIC_LIB) $(CUNIT_LIBS) $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJS) $(TUI_LIB) $(STATIC_LIB) $(CUNIT_LIBS) \
+	    $(CURSES_LIBS) $(LIBS)
 
-$(BUILD)/obj/tests/%.o: ALL_CPPFLAGS += $(CUNIT_CFLAGS)
+$(BUILD)/obj/tests/%.o: ALL_CPPFLAGS += $(CUNIT_CFLAGS) $(CURSES_CFLAGS)
 $(BUILD)/obj/ckpt/%.o: ALL_CPPFLAGS += $(STORE_CFLAGS)
 $(BUILD)/obj/engine/%.o: ALL_CPPFLAGS += $(STORE_CFLAGS)
 
 # Benchmarks and their anchors: OpenMP and oneTBB only here.
 $(BUILD)/obj/bench/%.o: ALL_CFLAGS += -fopenmp
-$(BUILD)/obj/bench/%.o: ALL_CPPFLAGS += $(TBB_CFLAGS)
+$(BUILD)/obj/bench/%.o: ALL_CPPFLAGS += $(TBB_CFLAGS) $(CURSES_CFLAGS)
 
 .SECONDEXPANSION:
 # Objects reached through pattern chains are kept, not deleted as intermediates.
@@ -196,6 +222,14 @@ $(BUILD)/bench/bench_%: $$(call obj,$$(bench_$$*_srcs) $(BENCH_COMMON)) $(STATIC
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CXX) $(ALL_LDFLAGS) -fopenmp -o $@ $(filter %.o,$^) $(STATIC_LIB) \
 	    $(TBB_LIBS) $(LIBS)
+
+# The console's benchmark draws real frames: it links the console too.
+$(BUILD)/bench/bench_console: $(call obj,$(bench_console_srcs) $(BENCH_COMMON)) $(TUI_LIB) \
+                              $(STATIC_LIB)
+	$(say) LINK $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(TUI_LIB) $(STATIC_LIB) $(CURSES_LIBS) \
+	    $(LIBS)
 
 # ---- objects ----
 

@@ -34,6 +34,11 @@ void rp_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int rp_cli_demo(int argc, char **argv);
 
+/* `repartir console [OPTIONS]` (cli/cmd_console.c): the live console on an
+ * embedded engine; `repartir` alone on a terminal opens it too. */
+int rp_cli_console(int argc, char **argv);
+extern const char rp_cli_console_help[];
+
 /* `repartir run [OPTIONS] -- BIN ARGS...` (cli/cmd_run.c). Its options'
  * help, generated from the same table the parser uses. */
 int rp_cli_run(int argc, char **argv);

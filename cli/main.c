@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <repartir.h>
 
 #include "cli/cli.h"
+#include "engine/alloc.h"
 
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
@@ -37,6 +39,13 @@ static const struct rp_cli_command commands[] = {
         .usage = "restore ID [--no-wait]",
         .summary = "run an ended task of the store again, from its last checkpoint",
         .help = rp_cli_restore_help,
+    },
+    {
+        .name = "console",
+        .run = rp_cli_console,
+        .usage = "console [OPTIONS]",
+        .summary = "the live console on an embedded engine (also: repartir alone)",
+        .help = rp_cli_console_help,
     },
     {
         .name = "resume",
@@ -178,9 +187,20 @@ main(int argc, char **argv)
 {
     const struct rp_cli_command *c;
 
-    if (argc < 2) {
-        print_usage(stdout);
-        return RP_EXIT_OK;
+    /* Alone on a terminal, or with only options: the console. */
+    if (argc < 2 || (argv[1][0] == '-' && argv[1][1] == '-' && argv[1][2] != '\0' &&
+                     strcmp(argv[1], "--help") != 0 && strcmp(argv[1], "--version") != 0)) {
+        if (argc < 2 && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+            print_usage(stdout);
+            return RP_EXIT_OK;
+        }
+        char **console_argv = rp_xcalloc((size_t)argc + 1, sizeof *console_argv);
+        console_argv[0] = "console";
+        for (int i = 1; i < argc; i++)
+            console_argv[i] = argv[i];
+        int rc = rp_cli_console(argc, console_argv);
+        free(console_argv);
+        return rc;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
         return cmd_help(1, argv + 1);

@@ -33,7 +33,10 @@ typedef struct {
     X(task)               \
     X(ckpt)               \
     X(durable)            \
-    X(inspect)
+    X(inspect)            \
+    X(theme)              \
+    X(console)            \
+    X(source)
 
 #define RP__TEST_DECLARE(name) extern const rp_test_suite rp_test_suite_##name;
 RP_TEST_SUITES(RP__TEST_DECLARE)

@@ -21,6 +21,8 @@ PACKAGES=(
   "libzstd-dev        compression of checkpoint blobs"
   "libssl-dev         SHA-256 of checkpoints (libcrypto); TLS later"
   "parallel           GNU parallel, an anchor of the process-spawn benchmark"
+  "libncurses-dev     the console (ncursesw)"
+  "tmux               the console's tests drive it inside tmux"
 )
 
 check_only=0

@@ -7,6 +7,12 @@ run_cmd "$rp" version; expect_rc 0; expect_out '^repartir [0-9]'
 run_cmd "$rp" --help; expect_rc 0; expect_out 'usage: repartir'; expect_out 'demo'; expect_out 'exit status'
 run_cmd "$rp" help demo; expect_rc 0; expect_out '--workers N'
 run_cmd "$rp" demo --help; expect_rc 0; expect_out 'usage: repartir demo'
+# Alone without a terminal: the usage (on a terminal it is the console).
+run_cmd "$rp" </dev/null; expect_rc 0; expect_out 'usage: repartir'; expect_out 'console'
+run_cmd "$rp" help </dev/null; expect_rc 0; expect_out 'usage: repartir'
+run_cmd "$rp" help console; expect_rc 0; expect_out '--state-dir DIR'; expect_out '--readonly'
+# With only options it is the console, which needs a terminal: exit 3.
+run_cmd "$rp" --workers 2 </dev/null; expect_rc 3; expect_err 'needs a terminal'
 
 # The demo does real work and says so.
 run_cmd "$rp" demo --workers 2; expect_rc 0
