@@ -2,6 +2,7 @@
  * cmd_console.c -- `repartir console` (and `repartir` alone on a terminal):
  * the live console on an embedded engine (tui/console.h).
  */
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,9 @@
     FLAG(ASCII, "ascii", "plain ASCII instead of block and line glyphs")      \
     FLAG(NO_MOUSE, "no-mouse", "leave the mouse to the terminal")             \
     FLAG(READONLY, "readonly", "watch only: every key that changes anything is off") \
-    FLAG(DEMO, "demo", "submit a mixed demo workload to watch")              \
+    FLAG(DEMO, "demo",                                                        \
+         "submit a mixed demo workload to watch (in a store of its own,\n"   \
+         "        removed at the end, unless --state-dir)")                   \
     FLAG(FORGET, "forget", "do not load or save the remembered theme, sort, filter and pane")
 
 enum console_option_id {
@@ -64,6 +67,32 @@ const char rp_cli_console_help[] =
     "store cannot be opened, or there is no terminal; 129/143 after\n"
     "SIGHUP/SIGTERM.\n";
 
+static int
+remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* --demo without --state-dir: a store of its own under $TMPDIR, removed at
+ * the end, so the demo's jobs never land in the user's store. */
+static char *
+demo_store(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    char *dir = rp__sprintf("%s/repartir-demo-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
+
+    if (mkdtemp(dir) == NULL) {
+        rp_cli_error("console: cannot make a directory for the demo's store: %s", dir);
+        free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
 int
 rp_cli_console(int argc, char **argv)
 {
@@ -73,7 +102,7 @@ rp_cli_console(int argc, char **argv)
     rp_pool_config cfg;
     rp_console_source *src;
     const char *value, *state_dir = NULL;
-    char *dir = NULL, *why = NULL;
+    char *dir = NULL, *demo_dir = NULL, *why = NULL;
     bool no_store = false;
     rp_status st;
     long n;
@@ -148,7 +177,11 @@ rp_cli_console(int argc, char **argv)
     /* The demo's tasks mostly sleep: give it room to show several at once. */
     if (opt.demo && cfg.cpu_workers == 0)
         cfg.max_processes = 8;
-    if (!no_store) {
+    if (opt.demo && !no_store && state_dir == NULL) {
+        if ((demo_dir = demo_store()) == NULL)
+            return RP_EXIT_ERROR;
+        cfg.state_dir = demo_dir;
+    } else if (!no_store) {
         if ((dir = rp_cli_state_dir(state_dir)) == NULL)
             return RP_EXIT_ERROR;
         cfg.state_dir = dir;
@@ -157,13 +190,18 @@ rp_cli_console(int argc, char **argv)
     if (st != RP_OK) {
         rp_cli_error("console: cannot start the engine: %s", why ? why : rp_strerror(st));
         free(why);
-        free(dir);
-        return RP_EXIT_ERROR;
+        rc = RP_EXIT_ERROR;
+        goto out;
     }
     rc = rp__console_run(src, &opt);
     /* Quitting stops what runs; with a store it stays queued there. */
     src->ops->close(src);
-    free(dir);
     /* 128 + N after SIGTERM or SIGHUP, as a shell reports it. */
-    return rc == 0 ? RP_EXIT_OK : rc >= 128 ? rc : RP_EXIT_ERROR;
+    rc = rc == 0 ? RP_EXIT_OK : rc >= 128 ? rc : RP_EXIT_ERROR;
+out:
+    if (demo_dir != NULL)
+        nftw(demo_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(demo_dir);
+    free(dir);
+    return rc;
 }
