@@ -156,6 +156,13 @@ typedef struct rp__exec_ops {
     /* Asks the attempt `attempt` of task id to stop (SIGTERM, then SIGKILL
      * after grace_ms). Harmless if it already ended. */
     void (*cancel)(void *state, rp_task_id id, unsigned attempt);
+    /* Copies the tail (at most max bytes) of what attempt `attempt` of
+     * task id has written to each stream so far (empty if it is not
+     * running there). Any thread but the loop's, without locks held; the
+     * engine keeps the executor from stopping meanwhile. NULL: it captures
+     * nothing while running. */
+    void (*peek)(void *state, rp_task_id id, unsigned attempt, size_t max,
+                 struct rp__bytes *out /* OUT */, struct rp__bytes *err /* OUT */);
     /* How many attempts it runs at once. */
     unsigned (*capacity)(void *state);
     void (*stats)(void *state, rp__exec_stats *out /* OUT */);

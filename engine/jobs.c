@@ -1564,6 +1564,83 @@ rp_task_describe(rp_pool *pool, rp_task_id id, char **json)
     return status;
 }
 
+/* The last max bytes of b as a NUL-terminated copy. */
+static void
+tail_copy(const char *data, size_t len, uint64_t total, size_t max, char **out, size_t *out_len,
+          uint64_t *out_total)
+{
+    size_t n = len < max ? len : max;
+
+    *out = rp_xmalloc(n + 1);
+    if (n > 0)
+        memcpy(*out, data + (len - n), n);
+    (*out)[n] = '\0';
+    *out_len = n;
+    *out_total = total;
+}
+
+rp_status
+rp_task_peek_output(rp_pool *pool, rp_task_id id, size_t max, rp_task_output *out)
+{
+    rp__engine *e;
+    struct rp__task *t;
+    struct rp__bytes o = { 0 }, err = { 0 };
+    rp_result *r = NULL;
+    rp_status status = RP_OK;
+
+    if (out == NULL)
+        return RP_ERR_INVALID;
+    memset(out, 0, sizeof *out);
+    if (pool == NULL)
+        return RP_ERR_INVALID;
+    e = engine_of(pool);
+    enter(e);
+    t = find_task(e, id);
+    if (t != NULL && t->result != NULL) {
+        r = t->result;
+        atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+    } else if (t != NULL && t->where == RP__RUNNING && !e->stopping &&
+               e->exec[t->spec->kind].ops->peek != NULL) {
+        struct exec_slot *x = &e->exec[t->spec->kind];
+        unsigned attempt = t->attempts;
+        /* Counted as a batch: rp__engine_stop waits for it before it stops
+         * the executor. t may end meanwhile; only its id goes along. */
+        e->batches++;
+        pthread_mutex_unlock(&e->lock);
+        x->ops->peek(x->state, id, attempt, max, &o, &err);
+        batch_done(e);
+        pthread_mutex_lock(&e->lock);
+    } else if (t == NULL) {
+        status = RP_ERR_NOT_FOUND;
+    }
+    leave(e);
+    if (status == RP_ERR_NOT_FOUND && rp_wait(pool, id, 0, &r) == RP_OK)
+        status = RP_OK;             /* an earlier run's, from the store */
+    if (r != NULL) {
+        tail_copy(r->out.data, r->out.len, r->out.total, max, &out->out, &out->out_len,
+                  &out->out_total);
+        tail_copy(r->err.data, r->err.len, r->err.total, max, &out->err, &out->err_len,
+                  &out->err_total);
+        rp_result_free(r);
+    } else {
+        tail_copy(o.data, o.len, o.total, max, &out->out, &out->out_len, &out->out_total);
+        tail_copy(err.data, err.len, err.total, max, &out->err, &out->err_len, &out->err_total);
+    }
+    free(o.data);
+    free(err.data);
+    return status;
+}
+
+void
+rp_task_output_free(rp_task_output *o)
+{
+    if (o == NULL)
+        return;
+    free(o->out);
+    free(o->err);
+    memset(o, 0, sizeof *o);
+}
+
 rp_status
 rp_pool_workers(rp_pool *pool, rp_worker_info **out, size_t *n)
 {

@@ -1521,7 +1521,166 @@ pool_tasks_of_an_empty_pool(void)
     rp_pool_shutdown(pool);
 }
 
+/* ---- rp_task_peek_output ---- */
+
+/* Polls until the running task's stdout so far is `want`. */
+static bool
+wait_output(rp_pool *pool, rp_task_id id, const char *want, rp_task_output *o)
+{
+    double give_up = rp_test_now() + bound(5);
+
+    do {
+        CU_ASSERT_EQUAL_FATAL(rp_task_peek_output(pool, id, 1 << 20, o), RP_OK);
+        if (strcmp(o->out, want) == 0)
+            return true;
+        rp_task_output_free(o);
+        rp_test_sleep_ms(5);
+    } while (rp_test_now() < give_up);
+    CU_ASSERT_EQUAL_FATAL(rp_task_peek_output(pool, id, 1 << 20, o), RP_OK);
+    return false;
+}
+
+/* A running process's output is there before it ends; max keeps the tail;
+ * a final task gives its result's; a queued one nothing. */
+static void
+peek_output_of_running_queued_and_final_tasks(void)
+{
+    rp_pool *pool = rp_test_pool(2, 0, 1);
+    rp_task_output o;
+    rp_task_id running, queued;
+
+    running = submit(pool, sh_taskf("printf 'one\\ntwo\\n'; printf 'oops\\n' >&2; exec sleep 5"));
+    queued = submit(pool, sh_taskf("echo never"));
+    CU_ASSERT_TRUE(wait_output(pool, running, "one\ntwo\n", &o));
+    CU_ASSERT_EQUAL(o.out_len, 8);
+    CU_ASSERT_EQUAL(o.out_total, 8);
+    rp_task_output_free(&o);
+    CU_ASSERT_PTR_NULL(o.out);
+    /* stderr arrives on its own pipe: poll for it too. */
+    double give_up = rp_test_now() + bound(5);
+    do {
+        CU_ASSERT_EQUAL(rp_task_peek_output(pool, running, 3, &o), RP_OK);
+        if (o.err_total == 5)
+            break;
+        rp_task_output_free(&o);
+        rp_test_sleep_ms(5);
+    } while (rp_test_now() < give_up);
+    /* At most 3 bytes of each: the tail. */
+    CU_ASSERT_STRING_EQUAL(o.out, "wo\n");
+    CU_ASSERT_EQUAL(o.out_len, 3);
+    CU_ASSERT_EQUAL(o.out_total, 8);
+    CU_ASSERT_STRING_EQUAL(o.err, "ps\n");
+    CU_ASSERT_EQUAL(o.err_total, 5);
+    rp_task_output_free(&o);
+
+    CU_ASSERT_EQUAL(rp_task_peek_output(pool, queued, 100, &o), RP_OK);
+    CU_ASSERT_STRING_EQUAL(o.out, "");
+    CU_ASSERT_EQUAL(o.out_total, 0);
+    rp_task_output_free(&o);
+
+    cancel_and_wait(pool, running);
+    rp_result_free(wait_for(pool, queued));
+    CU_ASSERT_EQUAL(rp_task_peek_output(pool, queued, 100, &o), RP_OK);
+    CU_ASSERT_STRING_EQUAL(o.out, "never\n");
+    rp_task_output_free(&o);
+    CU_ASSERT_EQUAL(rp_task_peek_output(pool, running, 100, &o), RP_OK);
+    CU_ASSERT_STRING_EQUAL(o.out, "one\ntwo\n");
+    CU_ASSERT_STRING_EQUAL(o.err, "oops\n");
+    rp_task_output_free(&o);
+
+    CU_ASSERT_EQUAL(rp_task_peek_output(pool, 999999, 100, &o), RP_ERR_NOT_FOUND);
+    CU_ASSERT_STRING_EQUAL(o.out, "");
+    rp_task_output_free(&o);
+    CU_ASSERT_EQUAL(rp_task_peek_output(NULL, running, 100, &o), RP_ERR_INVALID);
+    CU_ASSERT_EQUAL(rp_task_peek_output(pool, running, 100, NULL), RP_ERR_INVALID);
+    rp_task_output_free(NULL);
+    rp_pool_shutdown(pool);
+}
+
+/* A program printing past its capture limit: the peek sees the ring's
+ * tail in order, as the result will. */
+static void
+peek_output_follows_the_capture_ring(void)
+{
+    rp_pool *pool = rp_test_pool(2, 0, 2);
+    rp_task *t = sh_taskf("i=0; while [ $i -lt 300 ]; do printf '%%04d\\n' $i; i=$((i+1)); done; "
+                          "exec sleep 5");
+    rp_task_output o;
+    rp_task_id id;
+
+    CU_ASSERT_EQUAL(rp_task_set_capture_limit(t, 100), RP_OK);
+    id = submit(pool, t);
+    double give_up = rp_test_now() + bound(5);
+    do {
+        CU_ASSERT_EQUAL_FATAL(rp_task_peek_output(pool, id, 1000, &o), RP_OK);
+        if (o.out_total == 1500)
+            break;
+        rp_task_output_free(&o);
+        rp_test_sleep_ms(5);
+    } while (rp_test_now() < give_up);
+    CU_ASSERT_EQUAL(o.out_total, 1500);
+    CU_ASSERT_EQUAL(o.out_len, 100);
+    CU_ASSERT_EQUAL(strncmp(o.out + 100 - 10, "0298\n0299\n", 10), 0);
+    CU_ASSERT_EQUAL(strncmp(o.out, "0280\n", 5), 0);
+    rp_task_output_free(&o);
+    cancel_and_wait(pool, id);
+    rp_pool_shutdown(pool);
+}
+
+/* Peeking from another thread while tasks start and end, and while the
+ * pool shuts down: no crash, no race (TSan), every answer well formed. */
+struct peeker {
+    rp_pool *pool;
+    rp_task_id first, last;
+    _Atomic bool stop;
+    unsigned answers;
+};
+
+static void *
+peek_loop(void *arg)
+{
+    struct peeker *p = arg;
+
+    while (!atomic_load(&p->stop)) {
+        for (rp_task_id id = p->first; id <= p->last; id++) {
+            rp_task_output o;
+            rp_status st = rp_task_peek_output(p->pool, id, 64, &o);
+            if (st == RP_OK && strlen(o.out) == o.out_len)
+                p->answers++;
+            rp_task_output_free(&o);
+        }
+    }
+    return NULL;
+}
+
+static void
+peek_output_while_tasks_come_and_go(void)
+{
+    rp_pool *pool = rp_test_pool(2, 0, 2);
+    struct peeker p = { .pool = pool };
+    pthread_t th;
+    unsigned n = 40 / rp_test_slowdown() + 4;
+
+    for (unsigned i = 0; i < n; i++) {
+        rp_task_id id = submit(pool, sh_taskf("echo start %u; sleep 0.0%u; echo end", i, i % 5));
+        if (i == 0)
+            p.first = id;
+        p.last = id;
+    }
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, peek_loop, &p), 0);
+    for (rp_task_id id = p.first; id <= p.last; id++)
+        rp_result_free(wait_for(pool, id));
+    atomic_store(&p.stop, true);
+    pthread_join(th, NULL);
+    CU_ASSERT(p.answers > 0);
+    rp_pool_shutdown(pool);
+}
+
 static const rp_test_case cases[] = {
+    { "peek_output_of_running_queued_and_final_tasks",
+      peek_output_of_running_queued_and_final_tasks },
+    { "peek_output_follows_the_capture_ring", peek_output_follows_the_capture_ring },
+    { "peek_output_while_tasks_come_and_go", peek_output_while_tasks_come_and_go },
     { "get_reports_queued_running_and_final_tasks", get_reports_queued_running_and_final_tasks },
     { "get_reports_exit_codes_and_signals", get_reports_exit_codes_and_signals },
     { "get_reports_a_task_cancelled_before_it_ran", get_reports_a_task_cancelled_before_it_ran },

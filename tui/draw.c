@@ -829,17 +829,16 @@ detail_task(struct lines *l, const struct rp_console_detail *d, uint64_t now)
         }
         line_kv(l, "checkpoint", buf, 0);
     }
-    if (!d->has_result) {
-        if (state == RP_TASK_RUNNING)
-            line_text(l, "(its output shows here when the attempt ends)", 45,
-                      attr(c, RP_THEME_DIM));
+    if (!d->has_result && !d->live_output)
         return;
-    }
     unsigned lines = c->zoom ? 1000 : 12;
-    output_tail(l, "stdout", d->out, d->out_len, d->out_total, lines);
-    output_tail(l, "stderr", d->err, d->err_len, d->err_total, lines);
+    output_tail(l, d->live_output ? "stdout so far" : "stdout", d->out, d->out_len, d->out_total,
+                lines);
+    output_tail(l, d->live_output ? "stderr so far" : "stderr", d->err, d->err_len, d->err_total,
+                lines);
     if (d->out_len == 0 && d->err_len == 0)
-        line_text(l, "(no output)", 11, attr(c, RP_THEME_DIM));
+        line_text(l, d->live_output ? "(no output yet)" : "(no output)",
+                  d->live_output ? 15 : 11, attr(c, RP_THEME_DIM));
 }
 
 static void

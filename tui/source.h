@@ -64,6 +64,7 @@ struct rp_console_detail {
     bool has_result;                /* final: what follows is filled */
     rp_result_times times;
     char *error;                    /* why it did not succeed ("" on success) */
+    bool live_output;               /* running: out/err are what it wrote so far */
     char *out, *err;                /* captured tails, NUL-terminated copies */
     size_t out_len, err_len;
     uint64_t out_total, err_total;

@@ -25,6 +25,7 @@
 #include "engine/alloc.h"
 
 #define QUEUE_MAX 65536
+#define DETAIL_OUTPUT_MAX ((size_t)64 << 10)   /* of a running task's output, per stream */
 
 struct embedded {
     rp_console_source base;         /* first: the ops cast */
@@ -253,6 +254,20 @@ detail(rp_console_source *s, rp_task_id id, struct rp_console_detail *out)
         out->info.signal = rp_result_signal(r);
         out->info.attempts = rp_result_attempts(r);
         rp_result_free(r);
+    }
+    if (out->info.state == RP_TASK_RUNNING) {
+        rp_task_output so_far;
+        if (rp_task_peek_output(e->pool, id, DETAIL_OUTPUT_MAX, &so_far) == RP_OK) {
+            out->live_output = true;
+            out->out = so_far.out;
+            out->out_len = so_far.out_len;
+            out->out_total = so_far.out_total;
+            out->err = so_far.err;
+            out->err_len = so_far.err_len;
+            out->err_total = so_far.err_total;
+        } else {
+            rp_task_output_free(&so_far);
+        }
     }
     if (rp_pool_store(e->pool) != NULL &&
         rp_task_checkpoint_key(e->pool, id, out->ckpt_key, sizeof out->ckpt_key) == RP_OK) {

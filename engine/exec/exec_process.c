@@ -1189,6 +1189,93 @@ proc_cancel(void *state, rp_task_id id, unsigned attempt)
     rp__loop_post(x->loop, cancel_on_loop, r);
 }
 
+/* ---- peeking at the output of a running attempt ---- */
+
+/* The last (at most) max bytes of c, in order, as a malloc'd copy. */
+static void
+capture_tail(const struct capture *c, size_t max, struct rp__bytes *b)
+{
+    size_t n = c->len < max ? c->len : max, skip = c->len - n;
+
+    b->total = c->total;
+    b->len = n;
+    b->data = NULL;
+    if (n == 0)
+        return;
+    b->data = rp_xmalloc(n);
+    for (size_t done = 0; done < n;) {
+        /* Until the ring is full head is 0 and this is one copy. */
+        size_t pos = (c->head + skip + done) % c->limit;
+        size_t chunk = c->limit - pos < n - done ? c->limit - pos : n - done;
+        memcpy(b->data + done, c->buf + pos, chunk);
+        done += chunk;
+    }
+}
+
+struct peek_req {
+    struct proc_exec *x;
+    rp_task_id id;
+    unsigned attempt;
+    size_t max;
+    struct rp__bytes *out, *err;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+};
+
+/* Loop thread. */
+static void
+peek_child(struct proc_exec *x, rp_task_id id, unsigned attempt, size_t max,
+           struct rp__bytes *out, struct rp__bytes *err)
+{
+    for (struct child *c = x->children; c != NULL; c = c->next) {
+        if (c->id == id && c->attempt == attempt && !c->completed) {
+            capture_tail(&c->out, max, out);
+            capture_tail(&c->err, max, err);
+            return;
+        }
+    }
+}
+
+static void
+peek_on_loop(void *arg)
+{
+    struct peek_req *r = arg;
+
+    peek_child(r->x, r->id, r->attempt, r->max, r->out, r->err);
+    pthread_mutex_lock(&r->lock);
+    r->done = true;
+    pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* The capture belongs to the loop thread: ask it for a copy and wait (a
+ * few microseconds; the request lives on this stack until answered). */
+static void
+proc_peek(void *state, rp_task_id id, unsigned attempt, size_t max, struct rp__bytes *out,
+          struct rp__bytes *err)
+{
+    struct proc_exec *x = state;
+    struct peek_req r = { .x = x, .id = id, .attempt = attempt, .max = max,
+                          .out = out, .err = err };
+
+    memset(out, 0, sizeof *out);
+    memset(err, 0, sizeof *err);
+    if (rp__loop_on_thread(x->loop)) {
+        peek_child(x, id, attempt, max, out, err);
+        return;
+    }
+    pthread_mutex_init(&r.lock, NULL);
+    pthread_cond_init(&r.cond, NULL);
+    rp__loop_post(x->loop, peek_on_loop, &r);
+    pthread_mutex_lock(&r.lock);
+    while (!r.done)
+        pthread_cond_wait(&r.cond, &r.lock);
+    pthread_mutex_unlock(&r.lock);
+    pthread_cond_destroy(&r.cond);
+    pthread_mutex_destroy(&r.lock);
+}
+
 static rp_status
 proc_start(rp__engine *e, void **state)
 {
@@ -1298,6 +1385,7 @@ const rp__exec_ops rp__exec_process = {
     .start = proc_start,
     .submit = proc_submit,
     .cancel = proc_cancel,
+    .peek = proc_peek,
     .capacity = proc_capacity,
     .stats = proc_stats,
     .stop = proc_stop,

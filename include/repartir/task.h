@@ -355,6 +355,24 @@ RP_API rp_status rp_pool_tasks(rp_pool *pool, rp_task_info **out /* OUT */,
  * RP_ERR_NOT_FOUND for an unknown id. */
 RP_API rp_status rp_task_describe(rp_pool *pool, rp_task_id id, char **json /* OUT */);
 
+/* What a task has written so far. */
+typedef struct rp_task_output {
+    char *out, *err;             /* malloc'd copies, NUL-terminated (the lengths
+                                    count the bytes: output may hold NULs) */
+    size_t out_len, err_len;
+    uint64_t out_total, err_total;   /* bytes written in all so far */
+} rp_task_output;
+
+/* The tail of task id's stdout and stderr, at most max bytes of each: for a
+ * running process what it has written up to now (as captured: the task's
+ * capture limit applies), for a final task its result's, for a queued one
+ * nothing. Any thread; a running task costs one round trip to the engine's
+ * event loop. *out is filled even on error (empty); free it with
+ * rp_task_output_free. RP_ERR_NOT_FOUND for an unknown id. */
+RP_API rp_status rp_task_peek_output(rp_pool *pool, rp_task_id id, size_t max,
+                                     rp_task_output *out /* OUT */);
+RP_API void rp_task_output_free(rp_task_output *o);
+
 /* One place where tasks run: a slot of an executor of this pool (later,
  * a remote worker daemon, a GPU). */
 typedef struct rp_worker_info {
