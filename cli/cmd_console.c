@@ -3,6 +3,8 @@
  * the live console on an embedded engine (tui/console.h).
  */
 #include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +106,7 @@ rp_cli_console(int argc, char **argv)
     const char *value, *state_dir = NULL;
     char *dir = NULL, *demo_dir = NULL, *why = NULL;
     bool no_store = false;
+    sigset_t old_mask;
     rp_status st;
     long n;
     int id, rc;
@@ -186,10 +189,13 @@ rp_cli_console(int argc, char **argv)
             return RP_EXIT_ERROR;
         cfg.state_dir = dir;
     }
+    /* Before the engine starts its threads: they inherit the block. */
+    rp__console_block_signals(&old_mask);
     st = rp__console_source_embedded(&cfg, &src, &why);
     if (st != RP_OK) {
         rp_cli_error("console: cannot start the engine: %s", why ? why : rp_strerror(st));
         free(why);
+        pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
         rc = RP_EXIT_ERROR;
         goto out;
     }
@@ -198,6 +204,7 @@ rp_cli_console(int argc, char **argv)
     src->ops->close(src);
     /* 128 + N after SIGTERM or SIGHUP, as a shell reports it. */
     rc = rc == 0 ? RP_EXIT_OK : rc >= 128 ? rc : RP_EXIT_ERROR;
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 out:
     if (demo_dir != NULL)
         nftw(demo_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);

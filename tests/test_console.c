@@ -619,10 +619,20 @@ rows_are_rebuilt_only_when_dirty(void)
     rp__model_rows(&m, 2 * S);
     CU_ASSERT_EQUAL(m.rows[0].task, -1);
 
-    apply(&m, 1, 1, 0, RP_TASK_RUNNING, 1, 2 * S);     /* a state change */
+    /* A state change moves no row when neither the sort nor a filter looks
+     * at states ... */
+    apply(&m, 1, 1, 0, RP_TASK_RUNNING, 1, 2 * S);
+    CU_ASSERT_FALSE(m.rows_dirty);
+    /* ... and does when the sort does. */
+    rp__model_set_sort(&m, RP_SORT_STATE);
+    rp__model_rows(&m, 2 * S);
+    apply(&m, 1, 1, 0, RP_TASK_QUEUED, 1, 2 * S);      /* back to the queue */
     CU_ASSERT_TRUE(m.rows_dirty);
     rp__model_rows(&m, 2 * S);
-    apply(&m, 1, 1, 0, RP_TASK_RUNNING, 1, 2 * S);     /* the same state again */
+    apply(&m, 1, 1, 0, RP_TASK_RUNNING, 2, 2 * S);     /* a state change */
+    CU_ASSERT_TRUE(m.rows_dirty);
+    rp__model_rows(&m, 2 * S);
+    apply(&m, 1, 1, 0, RP_TASK_RUNNING, 2, 2 * S);     /* the same state again */
     CU_ASSERT_FALSE(m.rows_dirty);
     rp__model_set_filter(&m, "job");
     CU_ASSERT_TRUE(m.rows_dirty);
@@ -2101,7 +2111,85 @@ job_desc_refuses_what_is_not_a_json_object(void)
     CU_ASSERT_PTR_NULL(d.command);
 }
 
+/* Tasks of jobs that arrived interleaved are still found by shard; the
+ * queue position counts higher priorities and older ids only. */
+static void
+shards_found_and_queue_positions(void)
+{
+    struct rp_model m;
+
+    rp__model_init(&m, 0);
+    /* jobs 1 (tasks 1-3) and 2 (tasks 4-5), their events interleaved */
+    apply(&m, 1, 1, 0, RP_TASK_QUEUED, 0, S);
+    apply(&m, 4, 2, 0, RP_TASK_QUEUED, 0, S);
+    apply(&m, 2, 1, 1, RP_TASK_QUEUED, 0, S);
+    apply(&m, 5, 2, 1, RP_TASK_QUEUED, 0, S);
+    apply(&m, 3, 1, 2, RP_TASK_QUEUED, 0, S);
+    for (unsigned sh = 0; sh < 3; sh++) {
+        struct rp_model_task *t = rp__model_job_task(&m, rp__model_job(&m, 1), sh);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+        CU_ASSERT_EQUAL(t->id, 1 + sh);
+    }
+    CU_ASSERT_EQUAL(rp__model_job_task(&m, rp__model_job(&m, 2), 1)->id, 5);
+    CU_ASSERT_PTR_NULL(rp__model_job_task(&m, rp__model_job(&m, 2), 2));
+
+    struct rp_console_job_desc d;
+    memset(&d, 0, sizeof d);
+    d.priority = RP_PRIORITY_HIGH;
+    d.total = 2;
+    rp__model_describe(&m, job_index(&m, 2), &d);
+    /* Job 2 is high: its tasks go first; task 3 (normal) waits for 1, 2, 4, 5. */
+    CU_ASSERT_EQUAL(rp__model_ahead_of(&m, rp__model_task(&m, 3)), 4);
+    CU_ASSERT_EQUAL(rp__model_ahead_of(&m, rp__model_task(&m, 4)), 0);
+    CU_ASSERT_EQUAL(rp__model_ahead_of(&m, rp__model_task(&m, 5)), 1);
+    /* Running or backing-off tasks are not in line. */
+    apply(&m, 1, 1, 0, RP_TASK_RUNNING, 1, 2 * S);
+    apply(&m, 2, 1, 1, RP_TASK_RUNNING, 1, 2 * S);
+    apply(&m, 2, 1, 1, RP_TASK_QUEUED, 1, 3 * S);      /* waiting to retry */
+    CU_ASSERT_EQUAL(rp__model_ahead_of(&m, rp__model_task(&m, 3)), 2);
+
+    /* Descriptions are asked for in order, once each. */
+    CU_ASSERT_EQUAL(rp__model_next_undescribed(&m), 0);
+    describe(&m, 1, "one", "/bin/one", 3);
+    CU_ASSERT_EQUAL(rp__model_next_undescribed(&m), 2);
+    rp__model_free(&m);
+}
+
+/* A snapshot replaces the arrays the rows pointed into: no row survives
+ * it until the rows are rebuilt. */
+static void
+load_drops_the_rows(void)
+{
+    struct rp_model m;
+    struct rp_console_snapshot snap;
+    rp_task_info one;
+
+    rp__model_init(&m, 0);
+    for (rp_task_id id = 1; id <= 50; id++)
+        apply(&m, id, id, 0, RP_TASK_QUEUED, 0, S);
+    rp__model_rows(&m, S);
+    CU_ASSERT_EQUAL(m.nrows, 50);
+    memset(&snap, 0, sizeof snap);
+    memset(&one, 0, sizeof one);
+    one.id = 7;
+    one.job = 7;
+    one.total_shards = 1;
+    one.state = RP_TASK_SUCCEEDED;
+    one.worker = -1;
+    snap.tasks = &one;
+    snap.ntasks = 1;
+    rp__model_load(&m, &snap, 2 * S);
+    CU_ASSERT_EQUAL(m.nrows, 0);
+    CU_ASSERT_TRUE(m.rows_dirty);
+    rp__model_rows(&m, 2 * S);
+    CU_ASSERT_EQUAL(m.nrows, 1);
+    CU_ASSERT_EQUAL(m.rows[0].job, 0);
+    rp__model_free(&m);
+}
+
 static const rp_test_case cases[] = {
+    { "shards_found_and_queue_positions", shards_found_and_queue_positions },
+    { "load_drops_the_rows", load_drops_the_rows },
     /* model */
     { "events_add_tasks_and_jobs_found_by_id", events_add_tasks_and_jobs_found_by_id },
     { "job_state_rolls_up_like_rp_job_info", job_state_rolls_up_like_rp_job_info },

@@ -17,7 +17,9 @@
 #include <inttypes.h>
 #include <langinfo.h>
 #include <locale.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -127,6 +129,8 @@ rebuild_rows(struct rp_console *c, uint64_t now)
      * waiting for it rather than forget it. */
     if (c->cur_job != 0 && rp__model_job(&c->model, c->cur_job) == NULL)
         return;
+    if (c->cur_job == 0 && c->cur_task != 0 && rp__model_task(&c->model, c->cur_task) == NULL)
+        return;                     /* a restored task, not here yet */
     remember_cursor(c);
 }
 
@@ -216,6 +220,7 @@ collect_targets(struct rp_console *c)
     free(c->targets);
     c->targets = NULL;
     c->ntargets = 0;
+    c->targets_from_tags = m->ntagged > 0;
     if (m->ntagged > 0) {
         for (size_t i = 0; i < m->njobs; i++)
             if (m->jobs[i].tagged)
@@ -250,6 +255,9 @@ describe_targets(struct rp_console *c, const char *verb)
 static void
 ask(struct rp_console *c, enum rp_confirm what)
 {
+    /* Keys typed (or pasted) before the question was on screen must not
+     * answer it. */
+    flushinp();
     c->confirm = what;
     c->mode = RP_MODE_CONFIRM;
     c->dirty = true;
@@ -322,15 +330,20 @@ do_restore(struct rp_console *c, rp_task_id id, rp_task_id *new_id)
 
 static void
 restore_target(struct rp_console *c, const struct rp_target *t, unsigned *done,
-               rp_task_id *last)
+               rp_task_id *last, size_t *wanted)
 {
     struct rp_model_job *j = rp__model_job(&c->model, t->job);
-    unsigned total;
+    unsigned total, asked = 0;
     bool all;
 
-    if (t->task != 0 || j == NULL) {
-        if (do_restore(c, t->task ? t->task : t->job, last))
+    if (t->task != 0) {
+        if (do_restore(c, t->task, last))
             (*done)++;
+        return;
+    }
+    if (j == NULL) {
+        rp__console_say(c, true, "job %" PRIu64 " is not known to this console: "
+                                 "restore one of its tasks with :restore ID", t->job);
         return;
     }
     /* A job: its tasks that did not succeed; every task if all did. */
@@ -338,10 +351,14 @@ restore_target(struct rp_console *c, const struct rp_target *t, unsigned *done,
     all = j->count[RP_TASK_SUCCEEDED] == total;
     for (unsigned s = 0; s < total; s++) {
         struct rp_model_task *task = rp__model_job_task(&c->model, j, s);
-        if (task != NULL && (all || task->state != RP_TASK_SUCCEEDED) &&
-            do_restore(c, task->id, last))
+        if (task == NULL || (!all && task->state == RP_TASK_SUCCEEDED))
+            continue;
+        asked++;
+        if (do_restore(c, task->id, last))
             (*done)++;
     }
+    /* One target stood for `asked` restores. */
+    *wanted += asked > 0 ? asked - 1 : 0;
 }
 
 static void
@@ -349,6 +366,7 @@ answer(struct rp_console *c, bool yes)
 {
     unsigned done = 0;
     rp_task_id last = 0;
+    size_t wanted = c->ntargets;
 
     c->mode = RP_MODE_NORMAL;
     c->dirty = true;
@@ -363,14 +381,15 @@ answer(struct rp_console *c, bool yes)
     case RP_CONFIRM_CANCEL:
         for (size_t i = 0; i < c->ntargets; i++)
             do_cancel(c, c->targets[i].job, c->targets[i].task, &done);
-        if (done > 0 && !c->status_error)
+        /* A failure said why on the status line; say nothing over it. */
+        if (done == wanted)
             rp__console_say(c, false, "cancel sent to %u %s", done,
                             done == 1 ? "job or task" : "jobs or tasks");
         break;
     case RP_CONFIRM_RESTORE:
         for (size_t i = 0; i < c->ntargets; i++)
-            restore_target(c, &c->targets[i], &done, &last);
-        if (done > 1 && !c->status_error)
+            restore_target(c, &c->targets[i], &done, &last, &wanted);
+        if (done > 1 && done == wanted)
             rp__console_say(c, false, "restored %u tasks", done);
         if (last != 0) {
             /* Follow the new task once its first event arrives. */
@@ -379,7 +398,7 @@ answer(struct rp_console *c, bool yes)
         }
         break;
     }
-    if (c->model.ntagged > 0)
+    if (c->targets_from_tags)
         rp__model_clear_tags(&c->model);
 }
 
@@ -393,7 +412,7 @@ start_quit(struct rp_console *c)
     c->src->ops->stats(c->src, &m->stats);
     live = m->stats.queued + m->stats.running;
 
-    if (live == 0 || c->opt.readonly) {
+    if (live == 0) {
         c->quit = true;
         return;
     }
@@ -447,21 +466,46 @@ next_theme(struct rp_console *c)
 
 /* ---- command mode ---- */
 
+/* Words joined by one space (malloc'd). */
+static char *
+join_words(char **w, size_t n)
+{
+    size_t len = 1;
+    char *out;
+
+    for (size_t i = 0; i < n; i++)
+        len += strlen(w[i]) + 1;
+    out = rp_xmalloc(len);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            strcat(out, " ");
+        strcat(out, w[i]);
+    }
+    return out;
+}
+
 static void
 cmd_cancel_or_restore(struct rp_console *c, char **argv, size_t argc, bool restore)
 {
     uint64_t id;
 
+    bool job;
+
     if (refuse_readonly(c))
         return;
-    if (argc != 2 || rp__command_parse_id(argv[1], &id) != RP_OK) {
-        rp__console_say(c, true, "usage: :%s TASK-ID (or J<job-id> for a whole job)", argv[0]);
+    job = argc == 2 && (argv[1][0] == 'j' || argv[1][0] == 'J');
+    if (argc != 2 || rp__command_parse_id(argv[1] + job, &id) != RP_OK) {
+        rp__console_say(c, true, "usage: :%s TASK-ID, or jJOB-ID for a whole job", argv[0]);
         return;
     }
     free(c->targets);
     c->targets = NULL;
     c->ntargets = 0;
-    {
+    c->targets_from_tags = false;
+    if (job) {
+        add_target(c, id, 0);
+    } else {
         struct rp_model_task *t = rp__model_task(&c->model, id);
         add_target(c, t ? c->model.jobs[t->job].id : 0, id);
     }
@@ -525,7 +569,9 @@ run_command(struct rp_console *c, const char *line)
             rp__console_say(c, false, "sorted by %s", rp__model_sort_name(s));
         }
     } else if (strcmp(argv[0], "filter") == 0) {
-        rp__model_set_filter(&c->model, argc >= 2 ? argv[1] : "");
+        char *text = join_words(argv + 1, argc - 1);
+        rp__model_set_filter(&c->model, text);
+        free(text);
     } else if (strcmp(argv[0], "help") == 0) {
         c->mode = RP_MODE_HELP;
         c->help_scroll = 0;
@@ -779,6 +825,8 @@ relayout(struct rp_console *c)
 static void
 handle_key(struct rp_console *c, int key)
 {
+    /* Keys act on rows: they must be those of the model now. */
+    rebuild_rows(c, now_ns());
     if (key == KEY_RESIZE) {
         relayout(c);
         return;
@@ -841,7 +889,7 @@ describe_jobs(struct rp_console *c)
 {
     struct rp_model *m = &c->model;
 
-    for (size_t i = 0; i < m->njobs; i++) {
+    for (size_t i = rp__model_next_undescribed(m); i < m->njobs; i++) {
         struct rp_model_job *j = &m->jobs[i];
         struct rp_console_job_desc d;
         if (j->described)
@@ -947,42 +995,121 @@ refresh_detail(struct rp_console *c, uint64_t now)
     c->detail_ns = now;
     if (want != 0 && c->src->ops->detail(c->src, want, &c->detail) == RP_OK)
         c->have_detail = true;
+    /* How many wait before it: counted here, not every frame. */
+    c->detail_ahead = 0;
+    if (state == RP_TASK_QUEUED) {
+        const struct rp_model_task *t = rp__model_task(&c->model, want);
+        if (t != NULL)
+            c->detail_ahead = rp__model_ahead_of(&c->model, t);
+    }
     c->dirty = true;
 }
 
-/* ---- signals: quit cleanly, stopping the engine's processes ---- */
+/* ---- signals: quit cleanly, stopping the engine's processes ----
+ *
+ * The CLI blocks these signals before the engine starts its threads
+ * (rp__console_block_signals), so only the UI thread, which unblocks them
+ * here, ever runs the handler. The handler writes the signal into a pipe
+ * the loop polls: no window between a check and the poll. */
 
-static volatile sig_atomic_t got_signal;
+static const int console_signals[] = { SIGTERM, SIGHUP, SIGINT, SIGWINCH };
+#define N_CONSOLE_SIGNALS (sizeof console_signals / sizeof console_signals[0])
+static int signal_pipe[2] = { -1, -1 };
+
+void
+rp__console_block_signals(sigset_t *old)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    for (size_t i = 0; i < N_CONSOLE_SIGNALS; i++)
+        sigaddset(&set, console_signals[i]);
+    pthread_sigmask(SIG_BLOCK, &set, old);
+}
 
 static void
 on_signal(int sig)
 {
-    got_signal = sig;
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+
+    if (write(signal_pipe[1], &b, 1) < 0) {
+        /* full: an earlier signal is waiting already */
+    }
+    errno = saved;
 }
 
-/* SIGTERM and SIGHUP (the terminal went away) quit at once; SIGINT asks
- * like `q`. Installed before curses, which then leaves them alone; no
- * SA_RESTART, so poll() wakes up. */
-static void
-catch_signals(struct sigaction old[3])
+/* The first signal waiting in the pipe (SIGTERM/SIGHUP win over SIGINT). */
+static int
+take_signal(void)
 {
-    static const int sigs[3] = { SIGTERM, SIGHUP, SIGINT };
-    struct sigaction sa;
+    unsigned char b[16];
+    ssize_t n;
+    int sig = 0;
 
+    while ((n = read(signal_pipe[0], b, sizeof b)) > 0)
+        for (ssize_t i = 0; i < n; i++)
+            if (sig == 0 || sig == SIGINT)
+                sig = b[i];
+    return sig;
+}
+
+/* SIGTERM, SIGHUP, SIGINT to the pipe (SA_RESTART: other calls go on;
+ * poll never restarts). SIGWINCH stays curses's. */
+static bool
+catch_signals(struct sigaction old[3], sigset_t *old_mask)
+{
+    struct sigaction sa;
+    sigset_t set;
+
+    if (pipe2(signal_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
+        return false;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     for (int i = 0; i < 3; i++)
-        sigaction(sigs[i], &sa, &old[i]);
+        sigaction(console_signals[i], &sa, &old[i]);
+    sigemptyset(&set);
+    for (size_t i = 0; i < N_CONSOLE_SIGNALS; i++)
+        sigaddset(&set, console_signals[i]);
+    pthread_sigmask(SIG_UNBLOCK, &set, old_mask);
+    return true;
 }
 
 static void
-restore_signals(const struct sigaction old[3])
+restore_signals(const struct sigaction old[3], const sigset_t *old_mask)
 {
-    static const int sigs[3] = { SIGTERM, SIGHUP, SIGINT };
-
+    if (signal_pipe[0] < 0)
+        return;
+    pthread_sigmask(SIG_SETMASK, old_mask, NULL);
     for (int i = 0; i < 3; i++)
-        sigaction(sigs[i], &old[i], NULL);
+        sigaction(console_signals[i], &old[i], NULL);
+    close(signal_pipe[0]);
+    close(signal_pipe[1]);
+    signal_pipe[0] = signal_pipe[1] = -1;
+}
+
+/* Ctrl-C: leaves what is being typed, answers "no" to a question -- and
+ * "yes" to the quit question, so two Ctrl-C always get out. */
+static void
+interrupt(struct rp_console *c)
+{
+    switch (c->mode) {
+    case RP_MODE_NORMAL:
+        start_quit(c);
+        break;
+    case RP_MODE_CONFIRM:
+        answer(c, c->confirm == RP_CONFIRM_QUIT);
+        break;
+    case RP_MODE_FORM:
+    case RP_MODE_FILTER:
+    case RP_MODE_COMMAND:
+    case RP_MODE_HELP:
+        handle_key(c, 27);
+        break;
+    }
+    c->dirty = true;
 }
 
 /* ---- the terminal ---- */
@@ -1093,6 +1220,7 @@ rp__console_run(rp_console_source *src, const struct rp_console_options *opt)
     const char *theme_name;
     struct rp_demo *demo = NULL;
     struct sigaction old_signals[3];
+    sigset_t old_mask;
     SCREEN *scr;
     uint64_t now = now_ns();
     int rc = 0;
@@ -1103,8 +1231,11 @@ rp__console_run(rp_console_source *src, const struct rp_console_options *opt)
     rp__model_init(&c->model, now);
     rp__theme_default(&c->theme);
     load_prefs(c, &theme_name);
-    got_signal = 0;
-    catch_signals(old_signals);
+    if (!catch_signals(old_signals, &old_mask)) {
+        fprintf(stderr, "repartir: cannot make a pipe for signals: %s\n", strerror(errno));
+        rc = 1;
+        goto out;
+    }
     if ((scr = start_terminal(c)) == NULL) {
         rc = 1;
         goto out;
@@ -1119,40 +1250,50 @@ rp__console_run(rp_console_source *src, const struct rp_console_options *opt)
         demo = rp__demo_start(c);
 
     while (!c->quit) {
-        struct pollfd fds[2] = {
+        /* Events are taken at most once a frame: after a drain the wake-up
+         * is left out of the poll until the next frame is due, so a flood
+         * of events costs ~10 wake-ups a second, not one each. */
+        bool take_events = !c->paused && now >= c->last_drain_ns + FRAME_NS;
+        struct pollfd fds[3] = {
             { .fd = STDIN_FILENO, .events = POLLIN },
+            { .fd = signal_pipe[0], .events = POLLIN },
             { .fd = src->ops->wake_fd(src), .events = POLLIN },
         };
         uint64_t refresh = c->model.stats.running > 0 ? REFRESH_BUSY_NS : REFRESH_IDLE_NS;
-        uint64_t deadline = c->last_poll_ns + refresh;
+        /* Paused, the figures are not refreshed: only the clock ticks. */
+        uint64_t deadline = c->paused ? now + REFRESH_IDLE_NS : c->last_poll_ns + refresh;
         int timeout, key;
         bool keyed = false;
 
-        now = now_ns();
         if (c->dirty && c->last_draw_ns + FRAME_NS < deadline)
             deadline = c->last_draw_ns + FRAME_NS;
+        if (!c->paused && !take_events && c->last_drain_ns + FRAME_NS < deadline)
+            deadline = c->last_drain_ns + FRAME_NS;
         if (demo != NULL && rp__demo_next_ns(demo) < deadline)
             deadline = rp__demo_next_ns(demo);
         timeout = deadline <= now ? 0 : (int)((deadline - now + MS - 1) / MS);
-        if (poll(fds, c->paused ? 1 : 2, timeout) < 0 && errno != EINTR)
+        if (poll(fds, take_events ? 3 : 2, timeout) < 0 && errno != EINTR)
             break;
-        if (got_signal == SIGINT) {
-            got_signal = 0;
-            if (c->mode == RP_MODE_NORMAL)
-                start_quit(c);
-        } else if (got_signal != 0) {
-            rc = 128 + got_signal;
-            break;
-        }
         now = now_ns();
+        if (fds[1].revents & POLLIN) {
+            int sig = take_signal();
+            if (sig == SIGINT) {
+                interrupt(c);
+            } else if (sig != 0) {
+                rc = 128 + sig;
+                break;
+            }
+        }
         while ((key = getch()) != ERR) {
             handle_key(c, key);
             keyed = true;
             if (c->quit)
                 break;
         }
-        if (!c->paused && (fds[1].revents & POLLIN))
+        if (!c->paused && now >= c->last_drain_ns + FRAME_NS) {
             drain_events(c, now);
+            c->last_drain_ns = now;
+        }
         if (!c->paused && now >= c->last_poll_ns + refresh)
             refresh_figures(c, now);
         if (demo != NULL && now >= rp__demo_next_ns(demo))
@@ -1161,11 +1302,11 @@ rp__console_run(rp_console_source *src, const struct rp_console_options *opt)
             c->status[0] = '\0';
             c->dirty = true;
         }
+        if (c->paused && now >= c->last_draw_ns + REFRESH_IDLE_NS)
+            c->dirty = true;        /* the clock */
         if (c->dirty && (keyed || now >= c->last_draw_ns + FRAME_NS)) {
-            if (!c->paused) {
-                rebuild_rows(c, now);
-                refresh_detail(c, now);
-            }
+            rebuild_rows(c, now);
+            refresh_detail(c, now);
             rp__console_draw(c, now);
             c->last_draw_ns = now;
             c->dirty = false;
@@ -1176,7 +1317,7 @@ rp__console_run(rp_console_source *src, const struct rp_console_options *opt)
     endwin();
     delscreen(scr);
 out:
-    restore_signals(old_signals);
+    restore_signals(old_signals, &old_mask);
     rp__demo_stop(demo);
     if (c->have_detail)
         rp__console_detail_free(&c->detail);

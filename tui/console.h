@@ -10,6 +10,7 @@
 #ifndef RP_TUI_CONSOLE_H
 #define RP_TUI_CONSOLE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +34,12 @@ struct rp_console_options {
  * terminal could not be used (with a message on stderr). Does not close
  * src: closing it stops what runs. */
 int rp__console_run(rp_console_source *src, const struct rp_console_options *opt);
+
+/* Blocks SIGTERM, SIGHUP, SIGINT and SIGWINCH in the calling thread, so
+ * that the threads the engine starts afterwards inherit the block and
+ * only the console's UI thread (which unblocks them) gets them. Call it
+ * before the source is opened; *old (may be NULL) = the mask before. */
+void rp__console_block_signals(sigset_t *old /* OUT */);
 
 /* ---- shared by the console's files ---- */
 
@@ -102,6 +109,7 @@ struct rp_console {
     enum rp_confirm confirm;
     struct rp_target *targets;
     size_t ntargets;
+    bool targets_from_tags;         /* the action clears the tags */
     char question[256];
 
     struct rp_form form;
@@ -117,9 +125,10 @@ struct rp_console {
     rp_job_id detail_job;
     uint64_t detail_ns;
     uint8_t detail_state;
+    unsigned long detail_ahead;     /* queued: tasks that would start before it */
     bool have_detail;
 
-    uint64_t last_draw_ns, last_poll_ns;
+    uint64_t last_draw_ns, last_poll_ns, last_drain_ns;
     bool dirty;                     /* something to draw */
     unsigned help_scroll;
 };

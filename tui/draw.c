@@ -14,11 +14,13 @@
 
 #include <curses.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <wchar.h>
 
 #include "engine/alloc.h"
 
@@ -34,15 +36,16 @@ static struct {
 
 const struct rp_binding rp__console_bindings[] = {
     { "s", "submit", "open the submit form (Enter submits, Esc cancels)", 0x7, true },
-    { "c", "cancel", "cancel the selected or tagged jobs/tasks (asks y/n)", 0x2, true },
-    { "r", "restore", "restore the selection from its last checkpoint (asks y/n)", 0x2, true },
+    { "c", "cancel", "cancel the selected or tagged jobs/tasks (asks y/n)", 0x7, true },
+    { "r", "restore", "restore the selection from its last checkpoint (asks y/n)", 0x7, true },
     { "Space", "tag", "tag or untag the row; c and r act on every tagged row", 0x2, false },
-    { "Enter", "details", "open the selection's details full size; Enter or Esc closes", 0x6,
+    { "Enter", "details", "open the selection's details full size; Enter or Esc closes", 0x7,
       false },
-    { "Right/Left", "expand", "show or hide a job's tasks (also l/h, +/-)", 0x2, false },
+    { "Right/Left", "expand", "show or hide a job's tasks (also l/h, +/-)", 0x7, false },
     { "/", "filter", "filter as you type (id, name, command, state); Esc clears", 0x7, false },
-    { "o", "sort", "cycle the sort: newest, oldest, state, name, elapsed, progress", 0x2, false },
-    { ":", "command", ":submit CMD..., :cancel ID, :restore ID, :theme NAME, :sort S, :quit", 0x7,
+    { "o", "sort", "cycle the sort: newest, oldest, state, name, elapsed, progress", 0x7, false },
+    { ":", "command", ":submit CMD..., :cancel ID|jID, :restore ID, :theme NAME, :sort S, :quit",
+      0x7,
       false },
     { "Tab", "pane", "next pane (Shift-Tab: previous)", 0x7, false },
     { "j/k", "move", "move down/up (arrows too); PgDn/PgUp a page; Home/End (g/G) the ends", 0x7,
@@ -105,25 +108,20 @@ state_slot(rp_task_state s)
     return (unsigned)s < RP_TASK_STATE_COUNT ? slot[s] : RP_THEME_NORMAL;
 }
 
-/* Length of the UTF-8 sequence starting at s if it is a whole, valid one
- * of n bytes at most; 0 otherwise. */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
+/* Characters that would let text rearrange or hide what is around it:
+ * C1 controls, zero-width and bidirectional format characters. */
+static bool
+unsafe_char(wchar_t wc)
 {
-    size_t len = *s >= 0xf0 && *s <= 0xf4 ? 4 : *s >= 0xe0 ? 3 : *s >= 0xc2 && *s < 0xe0 ? 2 : 0;
-
-    if (len == 0 || len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    return len;
+    return wc < 32 || (wc >= 0x7f && wc <= 0x9f) || (wc >= 0x200b && wc <= 0x200f) ||
+           (wc >= 0x202a && wc <= 0x202e) || (wc >= 0x2060 && wc <= 0x206f) || wc == 0xfeff;
 }
 
-/* Writes at most `width` columns of text at (y, x), made printable:
- * control bytes become '.', and, outside UTF-8 terminals, so does every
- * byte above 127. Counts one column per character (wide characters are
- * rare in job output; they at worst push the rest of a line). Returns the
+/* Writes at most `width` columns of the n bytes of text at (y, x), made
+ * printable: control bytes (NUL included), invalid UTF-8, bidirectional
+ * and zero-width format characters become '.', and so does every byte
+ * above 127 outside UTF-8 terminals. Wide characters count two columns
+ * (wcwidth), so a line of CJK text stays inside its column. Returns the
  * columns written. */
 static int
 put(const struct rp_console *c, WINDOW *w, int y, int x, int width, const char *text, size_t n)
@@ -132,19 +130,29 @@ put(const struct rp_console *c, WINDOW *w, int y, int x, int width, const char *
     char buf[1024];
     size_t b = 0;
     int cols = 0;
+    mbstate_t st;
 
     if (width <= 0)
         return 0;
-    for (size_t i = 0; i < n && s[i] != '\0' && cols < width && b + 5 < sizeof buf;) {
-        size_t len = s[i] >= 0x80 && !c->ascii ? utf8_len(s + i, n - i) : 0;
-        if (len > 0) {
-            memcpy(buf + b, s + i, len);
-            b += len;
-            i += len;
-        } else {
-            buf[b++] = s[i] < 32 || s[i] >= 127 ? '.' : (char)s[i];
-            i++;
+    memset(&st, 0, sizeof st);
+    for (size_t i = 0; i < n && cols < width && b + MB_LEN_MAX + 1 < sizeof buf;) {
+        if (s[i] >= 0x80 && !c->ascii) {
+            wchar_t wc;
+            size_t len = mbrtowc(&wc, text + i, n - i, &st);
+            int cw = len > 0 && len <= MB_LEN_MAX && !unsafe_char(wc) ? wcwidth(wc) : -1;
+            if (cw >= 0 && cols + cw <= width) {
+                memcpy(buf + b, s + i, len);
+                b += len;
+                i += len;
+                cols += cw;
+                continue;
+            }
+            memset(&st, 0, sizeof st);
+            if (cw >= 0)
+                break;              /* a wide character at the edge */
         }
+        buf[b++] = s[i] < 32 || s[i] >= 127 ? '.' : (char)s[i];
+        i++;
         cols++;
     }
     buf[b] = '\0';
@@ -697,23 +705,6 @@ wall_time(char *buf, size_t size, uint64_t mono_ns, uint64_t now_mono)
     strftime(buf, size, "%H:%M:%S", &tm);
 }
 
-/* Queued tasks of the model that would start before t. */
-static unsigned long
-ahead_of(const struct rp_model *m, const struct rp_model_task *t)
-{
-    rp_priority p = m->jobs[t->job].desc.priority;
-    unsigned long n = 0;
-
-    for (size_t i = 0; i < m->ntasks; i++) {
-        const struct rp_model_task *o = &m->tasks[i];
-        rp_priority q = m->jobs[o->job].desc.priority;
-        if (o->state == RP_TASK_QUEUED && o->wait == RP_WAIT_SLOT && o != t &&
-            (q > p || (q == p && o->id < t->id)))
-            n++;
-    }
-    return n;
-}
-
 static void
 detail_task(struct lines *l, const struct rp_console_detail *d, uint64_t now)
 {
@@ -747,7 +738,7 @@ detail_task(struct lines *l, const struct rp_console_detail *d, uint64_t now)
             for (size_t i = 0; i < m->nshown; i++)
                 busy += m->workers[i].info.task != 0;
             snprintf(buf, sizeof buf, "queued: no free slot (%u of %zu busy, %lu ahead of it)",
-                     busy, m->nshown, ahead_of(m, mt));
+                     busy, m->nshown, c->detail_ahead);
         } else {
             snprintf(buf, sizeof buf, "queued: %s", rp_wait_reason_name(why));
         }
@@ -906,6 +897,13 @@ draw_detail(struct rp_console *c, WINDOW *w, uint64_t now)
 
 /* ---- status, footer, overlays ---- */
 
+/* What is being typed, its end kept in view when longer than the room. */
+static const char *
+input_tail(const char *input, size_t len, int room)
+{
+    return room > 0 && len > (size_t)room ? input + (len - (size_t)room) : input;
+}
+
 static void
 draw_status(struct rp_console *c, WINDOW *w)
 {
@@ -916,10 +914,10 @@ draw_status(struct rp_console *c, WINDOW *w)
         wattron(w, attr(c, RP_THEME_KEY));
         puts_at(c, w, 0, 0, width, "/");
         wattroff(w, attr(c, RP_THEME_KEY));
-        puts_at(c, w, 0, 1, width - 1, c->input);
+        puts_at(c, w, 0, 1, width - 41, input_tail(c->input, c->input_len, width - 41));
         wattron(w, attr(c, RP_THEME_DIM));
         printf_at(c, w, 0, (int)c->input_len + 2 < width - 40 ? (int)c->input_len + 2 : width - 40,
-                  38, "(%zu match%s; Enter keeps, Esc clears)", c->model.nrows,
+                  40, "(%zu match%s; Enter keeps, Esc clears)", c->model.nrows,
                   c->model.nrows == 1 ? "" : "es");
         wattroff(w, attr(c, RP_THEME_DIM));
         return;
@@ -927,7 +925,7 @@ draw_status(struct rp_console *c, WINDOW *w)
         wattron(w, attr(c, RP_THEME_KEY));
         puts_at(c, w, 0, 0, width, ":");
         wattroff(w, attr(c, RP_THEME_KEY));
-        puts_at(c, w, 0, 1, width - 1, c->input);
+        puts_at(c, w, 0, 1, width - 2, input_tail(c->input, c->input_len, width - 2));
         return;
     case RP_MODE_CONFIRM:
         wattron(w, attr(c, RP_THEME_ERROR) | A_BOLD);

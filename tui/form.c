@@ -145,6 +145,8 @@ submit(struct rp_console *c)
         free(why);
         goto out;
     }
+    /* What was pasted after the Enter is not meant for the jobs pane. */
+    flushinp();
     c->mode = RP_MODE_NORMAL;
     c->cur_job = job;
     c->cur_task = 0;

@@ -116,6 +116,13 @@ rp__model_job(struct rp_model *m, rp_job_id id)
 struct rp_model_task *
 rp__model_job_task(struct rp_model *m, const struct rp_model_job *j, unsigned shard)
 {
+    /* A job's tasks arrive together (its QUEUED events are published in
+     * one go, and snapshots are by id), so they usually sit side by side:
+     * try there before the id table. */
+    size_t at = (size_t)j->first_index + shard;
+
+    if (at < m->ntasks && m->tasks[at].id == j->first_task + shard)
+        return &m->tasks[at];
     return rp__model_task(m, j->first_task + shard);
 }
 
@@ -188,6 +195,8 @@ add_task(struct rp_model *m, rp_task_id id, rp_job_id job_id, unsigned shard)
     m->ntasks++;
     /* A job's ids are consecutive: its first is any task's id - shard. */
     j->first_task = id - shard;
+    if (m->ntasks - 1 >= shard)
+        j->first_index = (uint32_t)(m->ntasks - 1 - shard);
     j->seen++;
     j->count[RP_TASK_QUEUED]++;
     m->rows_dirty = true;
@@ -330,9 +339,11 @@ rp__model_load(struct rp_model *m, const struct rp_console_snapshot *snap, uint6
         }
     }
     m->stats = snap->stats;
+    /* The rows held indices into the old arrays. */
+    m->nrows = 0;
     m->rows_dirty = true;
+    m->described_upto = 0;
     free_records(&old);
-    m->rows = old.rows;
 }
 
 /* Where a state stands in a task's life: attempt n runs, then waits to
@@ -359,7 +370,10 @@ rp__model_apply(struct rp_model *m, const rp_event *ev)
     else if (rp_task_state_is_final(t->state) ||
              life_order(ev->state, ev->attempt) < life_order(t->state, t->attempts))
         return;                     /* stale: the snapshot was newer */
-    if (t->state != ev->state)
+    /* A state change moves rows only when the sort or the filter looks
+     * at states (a filter may match a state name). */
+    if (t->state != ev->state && (m->filter[0] != '\0' || m->sort == RP_SORT_STATE ||
+                                  m->sort == RP_SORT_ELAPSED || m->sort == RP_SORT_PROGRESS))
         m->rows_dirty = true;
     apply_info(m, t, ev->state, ev->attempt, ev->worker,
                ev->state == RP_TASK_QUEUED ? ev->time_ns : 0,
@@ -640,6 +654,30 @@ rp__model_clear_tags(struct rp_model *m)
     for (size_t i = 0; i < m->ntasks; i++)
         m->tasks[i].tagged = false;
     m->ntagged = 0;
+}
+
+size_t
+rp__model_next_undescribed(struct rp_model *m)
+{
+    while (m->described_upto < m->njobs && m->jobs[m->described_upto].described)
+        m->described_upto++;
+    return m->described_upto;
+}
+
+unsigned long
+rp__model_ahead_of(const struct rp_model *m, const struct rp_model_task *t)
+{
+    rp_priority p = m->jobs[t->job].desc.priority;
+    unsigned long n = 0;
+
+    for (size_t i = 0; i < m->ntasks; i++) {
+        const struct rp_model_task *o = &m->tasks[i];
+        rp_priority q = m->jobs[o->job].desc.priority;
+        if (o != t && o->state == RP_TASK_QUEUED && o->wait == RP_WAIT_SLOT &&
+            (q > p || (q == p && o->id < t->id)))
+            n++;
+    }
+    return n;
 }
 
 /* ---- throughput ---- */

@@ -38,7 +38,8 @@ struct rp_model_task {
 
 struct rp_model_job {
     rp_job_id id;
-    rp_task_id first_task;          /* the lowest task id seen of it */
+    rp_task_id first_task;          /* its shard 0's id (ids are consecutive) */
+    uint32_t first_index;           /* where shard 0 sits in model.tasks, usually */
     unsigned seen;                  /* tasks of it in the model */
     unsigned count[RP_TASK_STATE_COUNT];
     struct rp_console_job_desc desc;
@@ -90,6 +91,7 @@ struct rp_model {
     struct rp_model_row *rows;
     size_t nrows, rows_cap;
     bool rows_dirty;
+    size_t described_upto;          /* jobs before it are all described */
     size_t ntagged;                 /* jobs and tasks tagged */
 
     char filter[RP_MODEL_FILTER_MAX];
@@ -142,6 +144,15 @@ void rp__model_expand(struct rp_model *m, size_t job, bool on);
 /* Tags: a job row's tag stands for all its tasks. Returns the new state. */
 bool rp__model_toggle_tag(struct rp_model *m, const struct rp_model_row *row);
 void rp__model_clear_tags(struct rp_model *m);
+
+/* The first job, in model.jobs order, still to describe (njobs if none):
+ * amortised O(1), jobs are described in the order they came. */
+size_t rp__model_next_undescribed(struct rp_model *m);
+
+/* Queued tasks waiting for a slot that would start before t: a higher
+ * priority, or the same and an older id. O(tasks): call it per selection
+ * change, not per frame. */
+unsigned long rp__model_ahead_of(const struct rp_model *m, const struct rp_model_task *t);
 
 /* Counts one finished task in second `now` of the history. */
 void rp__model_count_finish(struct rp_model *m, uint64_t now_ns);

@@ -197,6 +197,18 @@ collect_ckpt(const rp_ckpt_info *info, void *ctx)
     return d->nckpt < sizeof d->ckpt / sizeof d->ckpt[0];
 }
 
+/* len bytes and a NUL. */
+static char *
+copy_bytes(const char *p, size_t len)
+{
+    char *c = rp_xmalloc(len + 1);
+
+    if (len > 0)
+        memcpy(c, p, len);
+    c[len] = '\0';
+    return c;
+}
+
 static rp_status
 detail(rp_console_source *s, rp_task_id id, struct rp_console_detail *out)
 {
@@ -240,12 +252,13 @@ detail(rp_console_source *s, rp_task_id id, struct rp_console_detail *out)
         out->has_result = true;
         rp_result_get_times(r, &out->times);
         out->error = rp_xstrdup(rp_result_error(r));
+        /* By length: output may hold NUL bytes. */
         p = rp_result_stdout(r, &len);
-        out->out = rp_xstrndup(p, len);
+        out->out = copy_bytes(p, len);
         out->out_len = len;
         out->out_total = rp_result_stdout_total(r);
         p = rp_result_stderr(r, &len);
-        out->err = rp_xstrndup(p, len);
+        out->err = copy_bytes(p, len);
         out->err_len = len;
         out->err_total = rp_result_stderr_total(r);
         if (out->info.ended_ns == 0)
