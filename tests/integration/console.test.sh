@@ -62,7 +62,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 143' TERM INT HUP
-printf '%s\n' '"$@"' 'echo "EXIT=$?"' 'exec sleep 600' >"$TMPDIR/launch.sh"
+# `trap : INT`: a Ctrl-C sent to the pane reaches this shell too (no job
+# control here, one process group); it must outlive it to print EXIT=.
+printf '%s\n' 'trap : INT' '"$@"' 'echo "EXIT=$?"' 'exec sleep 600' >"$TMPDIR/launch.sh"
 mkdir -p "$TMPDIR/home" "$TMPDIR/config/repartir/themes"
 
 S=        # the session of the current case
@@ -468,5 +470,37 @@ for sig in HUP TERM; do
     kill "${pids[@]}" 2>/dev/null || true
   fi
 done
+
+# ---- output that would harm a terminal; a running task's output; pause; Ctrl-C ----
+start hostile -- --workers 2 --no-store --forget
+# NUL bytes, an escape sequence, a right-to-left override, wide characters.
+cmd "submit printf 'a\\0b\\033[2Jc\\342\\200\\256d\\n'"; submitted
+wait_row "$job" 'succeeded'
+wait_re '^. a\.b\.\[2Jc\.\.\.d'
+cmd 'submit echo 中文中文中文中文中文中文中文中文中文中文中文中文中文中文'; submitted
+wait_row "$job" 'succeeded'
+# The wide name stops at its column: the state still lines up under STATE.
+# (display columns: wc -L counts a wide character as two)
+head_line=$(grep -E '^.  ID ' <<<"$scr"); row_line=$(row "$job")
+col=$(printf '%s' "${head_line%%STATE*}" | wc -L)
+rcol=$(printf '%s' "${row_line%%succeeded*}" | wc -L)
+[[ -n $col && $col == "$rcol" ]] || { show; fail "a wide name pushed the STATE column ($rcol, not $col)"; }
+# A running task's output shows before it ends.
+cmd "submit sh -c 'echo first-line; exec sleep 300'"; submitted
+wait_for 'stdout so far' 10; wait_for 'first-line'
+# :cancel jID cancels the whole job, without a question.
+cmd "cancel j$job"; wait_row "$job" 'cancelled'
+# Paused, the console sleeps: well under 1% of a core over 3 s.
+pid=$(pgrep -f -n -x "$rp console --workers 2 --no-store --forget")
+key Z; wait_status '^paused'
+t0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat"); sleep 3
+t1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+((t1 - t0 <= 3)) || fail "paused, the console used $((t1 - t0)) ticks of CPU in 3 s"
+key Z; wait_status '^live again'
+# Ctrl-C leaves a prompt; twice at the quit question always quits.
+cmd "submit sleep 300"; submitted
+key /; typed abc; key C-c; wait_gone 'Enter keeps'
+key C-c; wait_for 'Quit? [y/n]'; key C-c
+exited
 
 ((bugs == 0)) || fail "$bugs check(s) show known console bugs (marked BUG: above)"
