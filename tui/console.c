@@ -10,9 +10,8 @@
  * that changed reach the terminal: no flicker.
  */
 #define _XOPEN_SOURCE_EXTENDED 1
-#include "tui/console.h"
+#include "tui/pane.h"
 
-#include <curses.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <langinfo.h>
@@ -40,7 +39,6 @@
 #define STATUS_NS (8000 * MS)       /* how long a message stays */
 #define EVENT_BATCH 1024
 
-static const char *const pane_names[RP_PANE_COUNT] = { "workers", "jobs", "detail" };
 
 static uint64_t
 now_ns(void)
@@ -137,31 +135,13 @@ rebuild_rows(struct rp_console *c, uint64_t now)
 static unsigned long
 pane_rows(struct rp_console *c, enum rp_pane p)
 {
-    switch (p) {
-    case RP_PANE_WORKERS:
-        return c->model.nshown;
-    case RP_PANE_JOBS:
-        return c->model.nrows;
-    case RP_PANE_DETAIL:
-    case RP_PANE_COUNT:
-        break;
-    }
-    return 0;
+    return rp__panes[p]->rows(c);
 }
 
 static const struct rp_rect *
 pane_rect(struct rp_console *c, enum rp_pane p)
 {
-    switch (p) {
-    case RP_PANE_WORKERS:
-        return &c->layout.workers;
-    case RP_PANE_JOBS:
-        return &c->layout.jobs;
-    case RP_PANE_DETAIL:
-    case RP_PANE_COUNT:
-        break;
-    }
-    return &c->layout.detail;
+    return rp__panes[p]->rect(&c->layout);
 }
 
 static void
@@ -1186,7 +1166,7 @@ load_prefs(struct rp_console *c, const char **theme)
             rp__model_set_sort(&c->model, s);
         rp__model_set_filter(&c->model, p.filter);
         for (int i = 0; i < RP_PANE_COUNT; i++)
-            if (strcmp(p.pane, pane_names[i]) == 0)
+            if (strcmp(p.pane, rp__panes[i]->name) == 0)
                 c->focus = (enum rp_pane)i;
     }
     free(path);
@@ -1204,9 +1184,8 @@ save_prefs(struct rp_console *c)
     snprintf(p.theme, sizeof p.theme, "%s", c->theme.name);
     snprintf(p.sort, sizeof p.sort, "%s", rp__model_sort_name(c->model.sort));
     snprintf(p.filter, sizeof p.filter, "%s", c->model.filter);
-    snprintf(p.pane, sizeof p.pane, "%s", pane_names[c->focus == RP_PANE_DETAIL && c->zoom
-                                                         ? RP_PANE_JOBS
-                                                         : c->focus]);
+    snprintf(p.pane, sizeof p.pane, "%s",
+             rp__panes[c->focus == RP_PANE_DETAIL && c->zoom ? RP_PANE_JOBS : c->focus]->name);
     rp__prefs_save(path, &p);
     free(path);
 }
