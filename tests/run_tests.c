@@ -10,6 +10,7 @@
  * argument (an unknown suite or test name is an error, not a no-op).
  */
 #include <ftw.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,34 @@ rp_test_now(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+rp_task *
+rp_test_sh(const char *fmt, ...)
+{
+    char script[4096];
+    rp_task *t = rp_task_new("/bin/sh");
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(script, sizeof script, fmt, ap);
+    va_end(ap);
+    CU_ASSERT_FATAL(n > 0 && (size_t)n < sizeof script);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_EQUAL(rp_task_add_arg(t, "-c"), RP_OK);
+    CU_ASSERT_EQUAL(rp_task_add_arg(t, script), RP_OK);
+    return t;
+}
+
+rp_task_id
+rp_test_submit(rp_pool *pool, rp_task *t)
+{
+    rp_task_id id = 0;
+
+    CU_ASSERT_EQUAL_FATAL(rp_submit(pool, t, &id), RP_OK);
+    CU_ASSERT_NOT_EQUAL_FATAL(id, 0);
+    return id;
 }
 
 rp_pool *

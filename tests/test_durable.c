@@ -95,43 +95,12 @@ open_pool(const char *dir, unsigned max_processes)
     return pool;
 }
 
-static rp_task *sh_taskf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* /bin/sh -c SCRIPT */
-static rp_task *
-sh_taskf(const char *fmt, ...)
-{
-    char script[4096];
-    rp_task *t = rp_task_new("/bin/sh");
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(script, sizeof script, fmt, ap);
-    va_end(ap);
-    CU_ASSERT_FATAL(n > 0 && (size_t)n < sizeof script);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-    CU_ASSERT_EQUAL(rp_task_add_arg(t, "-c"), RP_OK);
-    CU_ASSERT_EQUAL(rp_task_add_arg(t, script), RP_OK);
-    return t;
-}
-
 /* A function task that succeeds at once. */
 static int
 fn_quick(void *arg)
 {
     (void)arg;
     return 0;
-}
-
-static rp_task_id
-submit(rp_pool *pool, rp_task *t)
-{
-    rp_task_id id = 0;
-
-    CU_ASSERT_EQUAL_FATAL(rp_submit(pool, t, &id), RP_OK);
-    CU_ASSERT_NOT_EQUAL(id, 0);
-    return id;
 }
 
 static rp_result *
@@ -491,7 +460,7 @@ submit_commits_before_returning(void)
 
     /* A task that cannot finish before we look: its row must be there as
      * soon as rp_submit returned. */
-    id = submit(pool, sh_taskf("sleep 0.3; echo hi"));
+    id = rp_test_submit(pool, rp_test_sh("sleep 0.3; echo hi"));
     CU_ASSERT_EQUAL(sql_int(dir, "SELECT count(*) FROM tasks WHERE id = %" PRIu64, id), 1);
     CU_ASSERT_EQUAL(rp_task_job(pool, id, &job), RP_OK);
     CU_ASSERT_EQUAL(sql_int(dir, "SELECT count(*) FROM jobs WHERE id = %" PRIu64 " AND total = 1",
@@ -558,7 +527,7 @@ ids_continue_across_pools(void)
     make_tmpdir(dir, sizeof dir);
     pool = open_pool(dir, 0);
     for (int i = 0; i < 3; i++) {
-        ids[i] = submit(pool, rp_task_new("/bin/true"));
+        ids[i] = rp_test_submit(pool, rp_task_new("/bin/true"));
         CU_ASSERT_EQUAL(rp_task_job(pool, ids[i], &jobs[i]), RP_OK);
     }
     CU_ASSERT_EQUAL_FATAL(rp_submit_job(pool, rp_task_new("/bin/true"), 2, &jobs[3], shard_ids),
@@ -579,7 +548,7 @@ ids_continue_across_pools(void)
     rp_pool_shutdown(pool);
 
     pool = open_pool(dir, 0);
-    id = submit(pool, rp_task_new("/bin/true"));
+    id = rp_test_submit(pool, rp_task_new("/bin/true"));
     CU_ASSERT_EQUAL(id, max_task + 1);
     CU_ASSERT_EQUAL(rp_task_job(pool, id, &job), RP_OK);
     CU_ASSERT_EQUAL(job, max_job + 1);
@@ -670,13 +639,13 @@ results_of_an_earlier_pool_come_from_the_store(void)
 
     make_tmpdir(dir, sizeof dir);
     pool = open_pool(dir, 0);
-    ids[0] = submit(pool, sh_taskf("printf 'out\\000bin\\n'; echo err >&2"));
-    ids[1] = submit(pool, sh_taskf("echo partial; exit 3"));
-    ids[2] = submit(pool, rp_task_new("/nonexistent/rp-durable-test"));
-    ids[3] = submit(pool, sh_taskf("echo before; kill -9 $$"));
-    t = sh_taskf("head -c 200000 /dev/zero | tr '\\000' x; printf END");
+    ids[0] = rp_test_submit(pool, rp_test_sh("printf 'out\\000bin\\n'; echo err >&2"));
+    ids[1] = rp_test_submit(pool, rp_test_sh("echo partial; exit 3"));
+    ids[2] = rp_test_submit(pool, rp_task_new("/nonexistent/rp-durable-test"));
+    ids[3] = rp_test_submit(pool, rp_test_sh("echo before; kill -9 $$"));
+    t = rp_test_sh("head -c 200000 /dev/zero | tr '\\000' x; printf END");
     CU_ASSERT_EQUAL(rp_task_set_capture_limit(t, 1000), RP_OK);
-    ids[4] = submit(pool, t);
+    ids[4] = rp_test_submit(pool, t);
     for (int i = 0; i < 5; i++) {
         r = wait_for(pool, ids[i]);
         keep_result(&k[i], r);
@@ -752,7 +721,7 @@ jobs_of_an_earlier_pool_come_from_the_store(void)
 
     make_tmpdir(dir, sizeof dir);
     pool = open_pool(dir, 0);
-    CU_ASSERT_EQUAL_FATAL(rp_submit_job(pool, sh_taskf("echo s$REPARTIR_SHARD;"
+    CU_ASSERT_EQUAL_FATAL(rp_submit_job(pool, rp_test_sh("echo s$REPARTIR_SHARD;"
                                                        " exit $REPARTIR_SHARD"),
                                         3, &job, ids),
                           RP_OK);
@@ -823,19 +792,19 @@ queued_and_running_tasks_at_shutdown_run_in_the_next_pool(void)
 
     pool = open_pool(dir, 1);
     /* The first attempt sleeps; the second one ends at once. */
-    t = sh_taskf("if [ -e once ]; then echo second; exit 0; fi;"
+    t = rp_test_sh("if [ -e once ]; then echo second; exit 0; fi;"
                  " : > once; echo $$ > pid; exec sleep 60.%s", marker);
     CU_ASSERT_EQUAL(rp_task_set_cwd(t, work), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_kill_grace_ms(t, 200), RP_OK);
-    lid = submit(pool, t);
+    lid = rp_test_submit(pool, t);
     CU_ASSERT_TRUE_FATAL(wait_state(pool, lid, RP_TASK_RUNNING, 10));
     CU_ASSERT_TRUE(wait_file(pidfile, 10));
     for (int i = 0; i < 3; i++) {
-        t = sh_taskf("echo $REPARTIR_TASK_ID >> marks; echo q");
+        t = rp_test_sh("echo $REPARTIR_TASK_ID >> marks; echo q");
         CU_ASSERT_EQUAL(rp_task_set_cwd(t, work), RP_OK);
-        qid[i] = submit(pool, t);
+        qid[i] = rp_test_submit(pool, t);
     }
-    t = sh_taskf("echo $REPARTIR_TASK_ID >> marks; echo shard $REPARTIR_SHARD");
+    t = rp_test_sh("echo $REPARTIR_TASK_ID >> marks; echo shard $REPARTIR_SHARD");
     CU_ASSERT_EQUAL(rp_task_set_cwd(t, work), RP_OK);
     CU_ASSERT_EQUAL_FATAL(rp_submit_job(pool, t, 2, &job, shard_ids), RP_OK);
     CU_ASSERT_EQUAL(rp_subscribe(pool, &sub), RP_OK);
@@ -926,7 +895,7 @@ interrupted_attempts_do_not_use_the_retry_budget(void)
     new_marker(marker, sizeof marker);
 
     pool = open_pool(dir, 0);
-    t = sh_taskf("n=$(cat count 2>/dev/null || echo 0); n=$((n + 1)); echo $n > count;"
+    t = rp_test_sh("n=$(cat count 2>/dev/null || echo 0); n=$((n + 1)); echo $n > count;"
                  " case $n in 1) exec sleep 60.%s;; 2) echo two; exit 1;; *) echo n=$n;; esac",
                  marker);
     CU_ASSERT_EQUAL(rp_task_set_cwd(t, work), RP_OK);
@@ -934,7 +903,7 @@ interrupted_attempts_do_not_use_the_retry_budget(void)
     CU_ASSERT_EQUAL(rp_task_set_retry_on_exit(t, true), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_backoff(t, 1, 5), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_kill_grace_ms(t, 200), RP_OK);
-    id = submit(pool, t);
+    id = rp_test_submit(pool, t);
     CU_ASSERT_TRUE(wait_state(pool, id, RP_TASK_RUNNING, 10));
     give_up = rp_test_now() + 10;
     do {
@@ -980,11 +949,11 @@ cancelled_and_timed_out_tasks_stay_over(void)
     make_tmpdir(dir, sizeof dir);
     new_marker(marker, sizeof marker);
     pool = open_pool(dir, 1);
-    t = sh_taskf("exec sleep 60.%s", marker);
+    t = rp_test_sh("exec sleep 60.%s", marker);
     CU_ASSERT_EQUAL(rp_task_set_kill_grace_ms(t, 100), RP_OK);
-    running = submit(pool, t);
+    running = rp_test_submit(pool, t);
     CU_ASSERT_TRUE(wait_state(pool, running, RP_TASK_RUNNING, 10));
-    queued = submit(pool, rp_task_new("/bin/true"));
+    queued = rp_test_submit(pool, rp_task_new("/bin/true"));
     CU_ASSERT_EQUAL(rp_cancel(pool, queued), RP_OK);
     CU_ASSERT_EQUAL(rp_cancel(pool, running), RP_OK);
     r = wait_for(pool, running);
@@ -993,10 +962,10 @@ cancelled_and_timed_out_tasks_stay_over(void)
     r = wait_for(pool, queued);
     CU_ASSERT_EQUAL(rp_result_state(r), RP_TASK_CANCELLED);
     rp_result_free(r);
-    t = sh_taskf("exec sleep 60.%s", marker);
+    t = rp_test_sh("exec sleep 60.%s", marker);
     CU_ASSERT_EQUAL(rp_task_set_timeout_ms(t, 100), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_kill_grace_ms(t, 100), RP_OK);
-    timed = submit(pool, t);
+    timed = rp_test_submit(pool, t);
     r = wait_for(pool, timed);
     CU_ASSERT_EQUAL(rp_result_state(r), RP_TASK_TIMED_OUT);
     rp_result_free(r);
@@ -1282,7 +1251,7 @@ coordinator_crash_loses_nothing_acknowledged(void)
     /* Submitted but unacknowledged tasks may have been committed: they run
      * too. Then a new id follows every id the store has seen. */
     CU_ASSERT_TRUE(wait_idle(pool, 20));
-    id = submit(pool, rp_task_new("/bin/true"));
+    id = rp_test_submit(pool, rp_task_new("/bin/true"));
     CU_ASSERT(id > acked[nacked - 1]);
     rp_result_free(wait_for(pool, id));
     rp_pool_shutdown(pool);
@@ -1446,7 +1415,7 @@ a_second_pool_on_the_dir_is_busy(void)
         CU_ASSERT_PTR_NULL(b);
     }
     /* The first pool is unharmed. */
-    r = wait_for(a, submit(a, sh_taskf("echo still")));
+    r = wait_for(a, rp_test_submit(a, rp_test_sh("echo still")));
     CU_ASSERT_TRUE(stdout_is(r, "still\n"));
     rp_result_free(r);
     rp_pool_shutdown(a);
@@ -1570,7 +1539,7 @@ damaged_store_is_refused(void)
 
     make_tmpdir(dir, sizeof dir);
     pool = open_pool(dir, 0);
-    rp_result_free(wait_for(pool, submit(pool, rp_task_new("/bin/true"))));
+    rp_result_free(wait_for(pool, rp_test_submit(pool, rp_task_new("/bin/true"))));
     rp_pool_shutdown(pool);
     path_in(db, sizeof db, dir, "store.db");
     fd = open(db, O_WRONLY);
@@ -1625,7 +1594,7 @@ store_of_schema_1_is_upgraded(void)
     CU_ASSERT_TRUE(bytes_are(data, len, "weights", 7));
     CU_ASSERT_EQUAL(it, 7);
     free(data);
-    rp_result_free(wait_for(pool, submit(pool, rp_task_new("/bin/true"))));
+    rp_result_free(wait_for(pool, rp_test_submit(pool, rp_task_new("/bin/true"))));
     rp_pool_shutdown(pool);
     rp_test_remove_tree(dir);
 }
@@ -1640,16 +1609,16 @@ checkpoints_need_a_state_dir(void)
     rp_task *t;
     rp_result *r;
 
-    t = sh_taskf("true");
+    t = rp_test_sh("true");
     CU_ASSERT_EQUAL(rp_task_set_checkpoint(t, true, 100), RP_OK);
     CU_ASSERT_EQUAL(rp_submit(pool, t, &id), RP_ERR_UNSUPPORTED);
-    t = sh_taskf("true");
+    t = rp_test_sh("true");
     CU_ASSERT_EQUAL(rp_task_set_checkpoint(t, true, 0), RP_OK);
     CU_ASSERT_EQUAL(rp_submit_job(pool, t, 2, NULL, NULL), RP_ERR_UNSUPPORTED);
     /* Off is fine. */
-    t = sh_taskf("echo ok");
+    t = rp_test_sh("echo ok");
     CU_ASSERT_EQUAL(rp_task_set_checkpoint(t, false, 0), RP_OK);
-    r = wait_for(pool, submit(pool, t));
+    r = wait_for(pool, rp_test_submit(pool, t));
     CU_ASSERT_TRUE(stdout_is(r, "ok\n"));
     rp_result_free(r);
     /* Function tasks take no checkpoints. */
@@ -1657,7 +1626,7 @@ checkpoints_need_a_state_dir(void)
     CU_ASSERT_EQUAL(rp_task_set_checkpoint(t, true, 100), RP_ERR_UNSUPPORTED);
     rp_task_free(t);
     /* And nothing is restored without a store. */
-    id = submit(pool, rp_task_new("/bin/true"));
+    id = rp_test_submit(pool, rp_task_new("/bin/true"));
     rp_result_free(wait_for(pool, id));
     {
         rp_task_id new_id = 1;
@@ -1682,14 +1651,14 @@ restore_errors(void)
     make_tmpdir(dir, sizeof dir);
     new_marker(marker, sizeof marker);
     pool = open_pool(dir, 1);
-    done = submit(pool, rp_task_new("/bin/true"));
+    done = rp_test_submit(pool, rp_task_new("/bin/true"));
     rp_result_free(wait_for(pool, done));
-    t = sh_taskf("exec sleep 60.%s", marker);
+    t = rp_test_sh("exec sleep 60.%s", marker);
     CU_ASSERT_EQUAL(rp_task_set_kill_grace_ms(t, 100), RP_OK);
-    running = submit(pool, t);
+    running = rp_test_submit(pool, t);
     CU_ASSERT_TRUE(wait_state(pool, running, RP_TASK_RUNNING, 10));
-    queued = submit(pool, rp_task_new("/bin/true"));
-    fn = submit(pool, rp_task_new_fn(fn_quick, NULL));
+    queued = rp_test_submit(pool, rp_task_new("/bin/true"));
+    fn = rp_test_submit(pool, rp_task_new_fn(fn_quick, NULL));
     rp_result_free(wait_for(pool, fn));
 
     new_id = 1;
@@ -1733,13 +1702,13 @@ restore_from_scratch(void)
     CU_ASSERT_EQUAL_FATAL(mkdir(work, 0755), 0);
     path_in(runs, sizeof runs, work, "runs");
     pool = open_pool(dir, 0);
-    t = sh_taskf("echo 1 >> runs; echo \"$FOO $(pwd) $(cat) restore=${REPARTIR_RESTORE_FILE:-}\";"
+    t = rp_test_sh("echo 1 >> runs; echo \"$FOO $(pwd) $(cat) restore=${REPARTIR_RESTORE_FILE:-}\";"
                  " exit 2");
     CU_ASSERT_EQUAL(rp_task_set_env(t, "FOO", "bar baz"), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_cwd(t, work), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_stdin(t, "in-bytes", 8), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_name(t, "scratch"), RP_OK);
-    id = submit(pool, t);
+    id = rp_test_submit(pool, t);
     snprintf(want, sizeof want, "bar baz %s in-bytes restore=\n", work);
     r = wait_for(pool, id);
     CU_ASSERT_EQUAL(rp_result_state(r), RP_TASK_FAILED);
@@ -1796,7 +1765,7 @@ checkpoint_key_names_the_origin(void)
 
     make_tmpdir(dir, sizeof dir);
     pool = open_pool(dir, 0);
-    id = submit(pool, rp_task_new("/bin/true"));
+    id = rp_test_submit(pool, rp_task_new("/bin/true"));
     snprintf(want, sizeof want, "task/%" PRIu64, id);
     CU_ASSERT_EQUAL(rp_task_checkpoint_key(pool, id, key, sizeof key), RP_OK);
     CU_ASSERT_STRING_EQUAL(key, want);
@@ -1857,7 +1826,7 @@ restore_from_the_last_checkpoint(void)
     path_in(work, sizeof work, dir, "work");
     CU_ASSERT_EQUAL_FATAL(mkdir(work, 0755), 0);
     pool = open_pool(dir, 0);
-    t = sh_taskf("trap '' USR1; echo \"cf=$REPARTIR_CHECKPOINT_FILE\";"
+    t = rp_test_sh("trap '' USR1; echo \"cf=$REPARTIR_CHECKPOINT_FILE\";"
                  " if [ -n \"$REPARTIR_RESTORE_FILE\" ]; then"
                  "   echo \"restored=$(cat \"$REPARTIR_RESTORE_FILE\")\"; exit 0; fi;"
                  " [ -n \"$REPARTIR_CHECKPOINT_FILE\" ] || exit 9; sleep 0.2;"
@@ -1866,7 +1835,7 @@ restore_from_the_last_checkpoint(void)
                  "   sleep 0.3; done; exit 1");
     CU_ASSERT_EQUAL(rp_task_set_checkpoint(t, true, 100), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_cwd(t, work), RP_OK);
-    id = submit(pool, t);
+    id = rp_test_submit(pool, t);
     r = wait_for(pool, id);
     snprintf(want, sizeof want, "cf=%s/run/%" PRIu64 "/checkpoint\n", dir, id);
     CU_ASSERT_EQUAL(rp_result_state(r), RP_TASK_FAILED);
@@ -1961,13 +1930,13 @@ a_checkpoint_written_at_once_is_saved_while_the_task_runs(void)
     CU_ASSERT_EQUAL_FATAL(mkdir(work, 0755), 0);
     pool = open_pool(dir, EARLY_TASKS);
     for (int i = 0; i < EARLY_TASKS; i++) {
-        t = sh_taskf("trap '' USR1; [ -n \"$REPARTIR_CHECKPOINT_FILE\" ] || exit 9;"
+        t = rp_test_sh("trap '' USR1; [ -n \"$REPARTIR_CHECKPOINT_FILE\" ] || exit 9;"
                      " echo early > \"$REPARTIR_CHECKPOINT_FILE.tmp\" &&"
                      " mv \"$REPARTIR_CHECKPOINT_FILE.tmp\" \"$REPARTIR_CHECKPOINT_FILE\";"
                      " sleep 3; echo done");
         CU_ASSERT_EQUAL(rp_task_set_checkpoint(t, true, 100), RP_OK);
         CU_ASSERT_EQUAL(rp_task_set_cwd(t, work), RP_OK);
-        ids[i] = submit(pool, t);
+        ids[i] = rp_test_submit(pool, t);
     }
     /* Each is saved within moments of its rename, long before the end. */
     give_up = rp_test_now() + 2;
@@ -2014,7 +1983,7 @@ a_retry_starts_from_the_last_checkpoint(void)
     path_in(work, sizeof work, dir, "work");
     CU_ASSERT_EQUAL_FATAL(mkdir(work, 0755), 0);
     pool = open_pool(dir, 0);
-    t = sh_taskf("trap '' USR1;"
+    t = rp_test_sh("trap '' USR1;"
                  " if [ -n \"$REPARTIR_RESTORE_FILE\" ]; then cat \"$REPARTIR_RESTORE_FILE\";"
                  "   exit 0; fi;"
                  " [ -n \"$REPARTIR_CHECKPOINT_FILE\" ] || exit 9;"
@@ -2025,7 +1994,7 @@ a_retry_starts_from_the_last_checkpoint(void)
     CU_ASSERT_EQUAL(rp_task_set_retry_on_exit(t, true), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_backoff(t, 1, 5), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_cwd(t, work), RP_OK);
-    r = wait_for(pool, submit(pool, t));
+    r = wait_for(pool, rp_test_submit(pool, t));
     CU_ASSERT_EQUAL(rp_result_state(r), RP_TASK_SUCCEEDED);
     CU_ASSERT_TRUE(stdout_is(r, "c1\n"));
     CU_ASSERT_EQUAL(rp_result_attempts(r), 2);
@@ -2049,11 +2018,11 @@ checkpoint_reminders_arrive(void)
     path_in(work, sizeof work, dir, "work");
     CU_ASSERT_EQUAL_FATAL(mkdir(work, 0755), 0);
     pool = open_pool(dir, 0);
-    t = sh_taskf("trap 'echo 1 >> usr1' USR1; i=0;"
+    t = rp_test_sh("trap 'echo 1 >> usr1' USR1; i=0;"
                  " while [ $i -lt 25 ]; do sleep 0.04; i=$((i + 1)); done; echo done");
     CU_ASSERT_EQUAL(rp_task_set_checkpoint(t, true, 100), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_cwd(t, work), RP_OK);
-    r = wait_for(pool, submit(pool, t));
+    r = wait_for(pool, rp_test_submit(pool, t));
     CU_ASSERT_EQUAL(rp_result_state(r), RP_TASK_SUCCEEDED);
     CU_ASSERT_TRUE(stdout_is(r, "done\n"));
     rp_result_free(r);
@@ -2122,7 +2091,7 @@ full_store_child(const char *dir, const char *marks)
     rp_result_free(r);
     r = NULL;
     if (code == 0) {
-        t = sh_taskf("echo small >> '%s'", marks);
+        t = rp_test_sh("echo small >> '%s'", marks);
         if (rp_submit(pool, t, &id) != RP_OK || rp_wait(pool, id, 10000, &r) != RP_OK ||
             !rp_result_is_success(r))
             code = 16;

@@ -61,45 +61,14 @@ bound(double plain)
     return plain * (rp_test_slowdown() == 1 ? 1 : 3);
 }
 
-static rp_task *sh_taskf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* /bin/sh -c SCRIPT */
-static rp_task *
-sh_taskf(const char *fmt, ...)
-{
-    char script[1024];
-    rp_task *t = rp_task_new("/bin/sh");
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(script, sizeof script, fmt, ap);
-    va_end(ap);
-    CU_ASSERT_FATAL(n > 0 && (size_t)n < sizeof script);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-    CU_ASSERT_EQUAL(rp_task_add_arg(t, "-c"), RP_OK);
-    CU_ASSERT_EQUAL(rp_task_add_arg(t, script), RP_OK);
-    return t;
-}
-
 /* A process that runs until the test cancels it (5 s at most). */
 static rp_task *
 long_task(void)
 {
-    rp_task *t = sh_taskf("exec sleep 5");
+    rp_task *t = rp_test_sh("exec sleep 5");
 
     CU_ASSERT_EQUAL(rp_task_set_kill_grace_ms(t, 100), RP_OK);
     return t;
-}
-
-static rp_task_id
-submit(rp_pool *pool, rp_task *t)
-{
-    rp_task_id id = 0;
-
-    CU_ASSERT_EQUAL_FATAL(rp_submit(pool, t, &id), RP_OK);
-    CU_ASSERT_NOT_EQUAL_FATAL(id, 0);
-    return id;
 }
 
 static rp_result *
@@ -355,7 +324,7 @@ get_reports_queued_running_and_final_tasks(void)
 
     t = long_task();
     CU_ASSERT_EQUAL(rp_task_set_priority(t, RP_PRIORITY_HIGH), RP_OK);
-    blocker = submit(pool, t);
+    blocker = rp_test_submit(pool, t);
     CU_ASSERT_TRUE_FATAL(wait_info(pool, blocker, RP_TASK_RUNNING, 5, &bi));
     CU_ASSERT_EQUAL(rp_task_job(pool, blocker, &bjob), RP_OK);
     CU_ASSERT_EQUAL(bi.job, bjob);
@@ -376,7 +345,7 @@ get_reports_queued_running_and_final_tasks(void)
     CU_ASSERT_EQUAL(bi.ended_ns, 0);
     CU_ASSERT_EQUAL(bi.origin, blocker);
 
-    t = sh_taskf("exit 0");
+    t = rp_test_sh("exit 0");
     CU_ASSERT_EQUAL(rp_task_set_priority(t, RP_PRIORITY_LOW), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_backend(t, RP_BACKEND_CPU), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_retries(t, 2), RP_OK);
@@ -446,10 +415,10 @@ get_reports_exit_codes_and_signals(void)
     rp_task_info i;
     rp_result *r;
 
-    ids[0] = submit(pool, sh_taskf("exit 3"));
-    ids[1] = submit(pool, sh_taskf("kill -9 $$; sleep 5"));
-    ids[2] = submit(pool, fn_task(fn_exit, (void *)(intptr_t)7));
-    ids[3] = submit(pool, fn_task(fn_exit, (void *)(intptr_t)0));
+    ids[0] = rp_test_submit(pool, rp_test_sh("exit 3"));
+    ids[1] = rp_test_submit(pool, rp_test_sh("kill -9 $$; sleep 5"));
+    ids[2] = rp_test_submit(pool, fn_task(fn_exit, (void *)(intptr_t)7));
+    ids[3] = rp_test_submit(pool, fn_task(fn_exit, (void *)(intptr_t)0));
 
     r = wait_for(pool, ids[0]);
     i = info_of(pool, ids[0]);
@@ -498,9 +467,9 @@ get_reports_a_task_cancelled_before_it_ran(void)
     rp_task_info i;
     rp_result *r;
 
-    blocker = submit(pool, long_task());
+    blocker = rp_test_submit(pool, long_task());
     CU_ASSERT_TRUE_FATAL(wait_info(pool, blocker, RP_TASK_RUNNING, 5, &i));
-    q = submit(pool, sh_taskf("exit 0"));
+    q = rp_test_submit(pool, rp_test_sh("exit 0"));
     CU_ASSERT_EQUAL(rp_cancel(pool, q), RP_OK);
     r = wait_for(pool, q);
     i = info_of(pool, q);
@@ -530,10 +499,10 @@ get_reports_checkpoint_and_origin_of_restored_tasks(void)
     rp_test_tmpdir(dir, sizeof dir, "inspect");
     pool = durable_pool(dir, 2, 2);
 
-    plain = submit(pool, sh_taskf("exit 0"));
-    t = sh_taskf("trap '' USR1; exit 0");
+    plain = rp_test_submit(pool, rp_test_sh("exit 0"));
+    t = rp_test_sh("trap '' USR1; exit 0");
     CU_ASSERT_EQUAL(rp_task_set_checkpoint(t, true, 0), RP_OK);
-    ck = submit(pool, t);
+    ck = rp_test_submit(pool, t);
     rp_result_free(wait_for(pool, plain));
     rp_result_free(wait_for(pool, ck));
 
@@ -586,11 +555,11 @@ backing_off_task_shows_when_it_is_ready(void)
     bool seen = false;
     uint64_t before = 0;
 
-    t = sh_taskf("exit 1");
+    t = rp_test_sh("exit 1");
     CU_ASSERT_EQUAL(rp_task_set_retries(t, 2), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_backoff(t, 500, 500), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_retry_on_exit(t, true), RP_OK);
-    id = submit(pool, t);
+    id = rp_test_submit(pool, t);
     /* Its first attempt fails within moments; then 250-500 ms of backoff. */
     give_up = rp_test_now() + bound(5);
     while (rp_test_now() < give_up) {
@@ -710,7 +679,7 @@ worker_runs_a_task_and_counts_it(void)
     size_t n, n2;
     int idx;
 
-    id = submit(pool, sh_taskf("sleep 0.05"));
+    id = rp_test_submit(pool, rp_test_sh("sleep 0.05"));
     CU_ASSERT_TRUE_FATAL(wait_info(pool, id, RP_TASK_RUNNING, 5, &i));
     idx = i.worker;
     CU_ASSERT_FATAL(idx >= 0 && idx < 2);       /* a process slot */
@@ -764,7 +733,7 @@ busy_time_grows_while_running(void)
     rp_task_id id;
     size_t n;
 
-    id = submit(pool, long_task());
+    id = rp_test_submit(pool, long_task());
     CU_ASSERT_TRUE_FATAL(wait_info(pool, id, RP_TASK_RUNNING, 5, &i));
     CU_ASSERT_EQUAL_FATAL(i.worker, 0);
     a = workers_of(pool, &n);
@@ -794,8 +763,8 @@ two_processes_run_on_two_workers(void)
     rp_worker_info *w;
     size_t n, busy = 0;
 
-    a = submit(pool, long_task());
-    b = submit(pool, long_task());
+    a = rp_test_submit(pool, long_task());
+    b = rp_test_submit(pool, long_task());
     CU_ASSERT_TRUE_FATAL(wait_info(pool, a, RP_TASK_RUNNING, 5, &ia));
     CU_ASSERT_TRUE_FATAL(wait_info(pool, b, RP_TASK_RUNNING, 5, &ib));
     CU_ASSERT_NOT_EQUAL(ia.worker, ib.worker);
@@ -832,7 +801,7 @@ function_tasks_run_on_function_workers(void)
     double give_up;
 
     for (int k = 0; k < 3; k++)
-        f[k] = submit(pool, fn_task(fn_gate, &g));
+        f[k] = rp_test_submit(pool, fn_task(fn_gate, &g));
     give_up = rp_test_now() + bound(5);
     while (atomic_load(&g.entered) < 2 && rp_test_now() < give_up)
         rp_test_sleep_ms(1);
@@ -884,7 +853,7 @@ events_name_the_worker(void)
     int seen = 0;
 
     CU_ASSERT_EQUAL_FATAL(rp_subscribe(pool, &sub), RP_OK);
-    id = submit(pool, sh_taskf("exit 0"));
+    id = rp_test_submit(pool, rp_test_sh("exit 0"));
     rp_result_free(wait_for(pool, id));
     i = info_of(pool, id);
     CU_ASSERT(i.worker >= 0 && i.worker < 2);
@@ -915,13 +884,13 @@ pool_tasks_lists_every_task_in_id_order(void)
     rp_task_info *v;
     size_t n, k = 0;
 
-    ids[k] = submit(pool, sh_taskf("exit 0")), is_fn[k++] = false;
-    ids[k] = submit(pool, fn_task(fn_exit, NULL)), is_fn[k++] = true;
-    CU_ASSERT_EQUAL_FATAL(rp_submit_job(pool, sh_taskf("exit 0"), 2, &job, shard_ids), RP_OK);
+    ids[k] = rp_test_submit(pool, rp_test_sh("exit 0")), is_fn[k++] = false;
+    ids[k] = rp_test_submit(pool, fn_task(fn_exit, NULL)), is_fn[k++] = true;
+    CU_ASSERT_EQUAL_FATAL(rp_submit_job(pool, rp_test_sh("exit 0"), 2, &job, shard_ids), RP_OK);
     ids[k] = shard_ids[0], is_fn[k++] = false;
     ids[k] = shard_ids[1], is_fn[k++] = false;
-    ids[k] = submit(pool, fn_task(fn_exit, (void *)(intptr_t)1)), is_fn[k++] = true;
-    ids[k] = submit(pool, sh_taskf("exit 2")), is_fn[k++] = false;
+    ids[k] = rp_test_submit(pool, fn_task(fn_exit, (void *)(intptr_t)1)), is_fn[k++] = true;
+    ids[k] = rp_test_submit(pool, rp_test_sh("exit 2")), is_fn[k++] = false;
     for (size_t a = 0; a < k; a++)
         rp_result_free(wait_for(pool, ids[a]));
 
@@ -1004,10 +973,10 @@ describe_gives_the_description_as_json(void)
     cJSON *o, *o2;
     char *queued_json = NULL, *final_json = NULL;
 
-    blocker = submit(pool, long_task());
+    blocker = rp_test_submit(pool, long_task());
     CU_ASSERT_TRUE_FATAL(wait_info(pool, blocker, RP_TASK_RUNNING, 5, &i));
 
-    t = sh_taskf("exit 0");
+    t = rp_test_sh("exit 0");
     CU_ASSERT_EQUAL(rp_task_add_arg(t, "arg with space"), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_env(t, "K1", "v1"), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_env(t, "K2", "first"), RP_OK);
@@ -1018,7 +987,7 @@ describe_gives_the_description_as_json(void)
     CU_ASSERT_EQUAL(rp_task_set_timeout_ms(t, 4321), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_retries(t, 3), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_cwd(t, "/tmp"), RP_OK);
-    id = submit(pool, t);
+    id = rp_test_submit(pool, t);
 
     /* Queued behind the blocker. */
     CU_ASSERT_EQUAL(info_of(pool, id).state, RP_TASK_QUEUED);
@@ -1057,7 +1026,7 @@ describe_gives_the_description_as_json(void)
     t = fn_task(fn_exit, NULL);
     CU_ASSERT_EQUAL(rp_task_set_name(t, "a function"), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_priority(t, RP_PRIORITY_LOW), RP_OK);
-    fid = submit(pool, t);
+    fid = rp_test_submit(pool, t);
     rp_result_free(wait_for(pool, fid));
     o2 = describe(pool, fid);
     CU_ASSERT_TRUE(json_string_is(o2, "kind", "function"));
@@ -1086,12 +1055,12 @@ describe_reads_the_store_for_an_earlier_pool(void)
 
     rp_test_tmpdir(dir, sizeof dir, "inspect");
     pool = durable_pool(dir, 2, 2);
-    t = sh_taskf("exit 0");
+    t = rp_test_sh("exit 0");
     CU_ASSERT_EQUAL(rp_task_set_env(t, "FROM", "earlier"), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_name(t, "old one"), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_priority(t, RP_PRIORITY_HIGH), RP_OK);
-    old = submit(pool, t);
-    t = sh_taskf("exit 0");
+    old = rp_test_submit(pool, t);
+    t = rp_test_sh("exit 0");
     CU_ASSERT_EQUAL(rp_task_set_name(t, "old job"), RP_OK);
     CU_ASSERT_EQUAL_FATAL(rp_submit_job(pool, t, 2, NULL, old_shards), RP_OK);
     rp_result_free(wait_for(pool, old));
@@ -1161,10 +1130,10 @@ recovered_task_keeps_its_submission_time(void)
 
     rp_test_tmpdir(dir, sizeof dir, "inspect");
     pool = durable_pool(dir, 1, 1);
-    blocker = submit(pool, long_task());
+    blocker = rp_test_submit(pool, long_task());
     CU_ASSERT_TRUE_FATAL(wait_info(pool, blocker, RP_TASK_RUNNING, 5, &i));
     submitted = now_ns();
-    q = submit(pool, sh_taskf("exit 0"));
+    q = rp_test_submit(pool, rp_test_sh("exit 0"));
     CU_ASSERT_EQUAL_FATAL(info_of(pool, q).state, RP_TASK_QUEUED);
     rp_pool_shutdown(pool);
 
@@ -1210,11 +1179,11 @@ unrecoverable_function_task_keeps_its_description(void)
 
     rp_test_tmpdir(dir, sizeof dir, "inspect");
     pool = durable_pool(dir, 1, 1);
-    first = submit(pool, fn_task(fn_sleep_ms, (void *)(uintptr_t)300));
+    first = rp_test_submit(pool, fn_task(fn_sleep_ms, (void *)(uintptr_t)300));
     t = fn_task(fn_exit, NULL);
     CU_ASSERT_EQUAL(rp_task_set_name(t, "second"), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_priority(t, RP_PRIORITY_HIGH), RP_OK);
-    second = submit(pool, t);
+    second = rp_test_submit(pool, t);
     i = info_of(pool, second);
     CU_ASSERT_EQUAL_FATAL(i.state, RP_TASK_QUEUED);   /* behind `first` */
     CU_ASSERT_TRUE(i.function);
@@ -1263,7 +1232,7 @@ bad_arguments_are_errors(void)
     size_t n = 0;
     rp_task_id id;
 
-    id = submit(pool, sh_taskf("exit 0"));
+    id = rp_test_submit(pool, rp_test_sh("exit 0"));
     rp_result_free(wait_for(pool, id));
 
     CU_ASSERT_EQUAL(rp_task_get(NULL, id, &i), RP_ERR_INVALID);
@@ -1549,8 +1518,8 @@ peek_output_of_running_queued_and_final_tasks(void)
     rp_task_output o;
     rp_task_id running, queued;
 
-    running = submit(pool, sh_taskf("printf 'one\\ntwo\\n'; printf 'oops\\n' >&2; exec sleep 5"));
-    queued = submit(pool, sh_taskf("echo never"));
+    running = rp_test_submit(pool, rp_test_sh("printf 'one\\ntwo\\n'; printf 'oops\\n' >&2; exec sleep 5"));
+    queued = rp_test_submit(pool, rp_test_sh("echo never"));
     CU_ASSERT_TRUE(wait_output(pool, running, "one\ntwo\n", &o));
     CU_ASSERT_EQUAL(o.out_len, 8);
     CU_ASSERT_EQUAL(o.out_total, 8);
@@ -1603,13 +1572,13 @@ static void
 peek_output_follows_the_capture_ring(void)
 {
     rp_pool *pool = rp_test_pool(2, 0, 2);
-    rp_task *t = sh_taskf("i=0; while [ $i -lt 300 ]; do printf '%%04d\\n' $i; i=$((i+1)); done; "
+    rp_task *t = rp_test_sh("i=0; while [ $i -lt 300 ]; do printf '%%04d\\n' $i; i=$((i+1)); done; "
                           "exec sleep 5");
     rp_task_output o;
     rp_task_id id;
 
     CU_ASSERT_EQUAL(rp_task_set_capture_limit(t, 100), RP_OK);
-    id = submit(pool, t);
+    id = rp_test_submit(pool, t);
     double give_up = rp_test_now() + bound(5);
     do {
         CU_ASSERT_EQUAL_FATAL(rp_task_peek_output(pool, id, 1000, &o), RP_OK);
@@ -1662,7 +1631,7 @@ peek_output_while_tasks_come_and_go(void)
     unsigned n = 40 / rp_test_slowdown() + 4;
 
     for (unsigned i = 0; i < n; i++) {
-        rp_task_id id = submit(pool, sh_taskf("echo start %u; sleep 0.0%u; echo end", i, i % 5));
+        rp_task_id id = rp_test_submit(pool, rp_test_sh("echo start %u; sleep 0.0%u; echo end", i, i % 5));
         if (i == 0)
             p.first = id;
         p.last = id;

@@ -63,32 +63,6 @@ sh_task(const char *script)
     return t;
 }
 
-static rp_task *sh_taskf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static rp_task *
-sh_taskf(const char *fmt, ...)
-{
-    char script[4096];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(script, sizeof script, fmt, ap);
-    va_end(ap);
-    CU_ASSERT_FATAL(n > 0 && (size_t)n < sizeof script);
-    return sh_task(script);
-}
-
-static rp_task_id
-submit(rp_pool *pool, rp_task *t)
-{
-    rp_task_id id = 0;
-
-    CU_ASSERT_EQUAL_FATAL(rp_submit(pool, t, &id), RP_OK);
-    CU_ASSERT_NOT_EQUAL(id, 0);
-    return id;
-}
-
 static rp_result *
 wait_for(rp_pool *pool, rp_task_id id)
 {
@@ -104,7 +78,7 @@ wait_for(rp_pool *pool, rp_task_id id)
 static rp_result *
 run(rp_pool *pool, rp_task *t)
 {
-    return wait_for(pool, submit(pool, t));
+    return wait_for(pool, rp_test_submit(pool, t));
 }
 
 static bool
@@ -461,7 +435,7 @@ capture_flood_keeps_the_tail_in_bounded_memory(void)
     base = peak = rss_kb();
     CU_ASSERT_FATAL(base > 0);
     /* total - 4 zero bytes, then a recognisable end. */
-    id = submit(pool, sh_taskf("head -c %zu /dev/zero; printf TAIL", total - 4));
+    id = rp_test_submit(pool, rp_test_sh("head -c %zu /dev/zero; printf TAIL", total - 4));
     while ((st = rp_wait(pool, id, 5, &r)) == RP_ERR_TIMEOUT && rp_test_now() < give_up)
         if ((now = rss_kb()) > peak)
             peak = now;
@@ -639,7 +613,7 @@ env_reaches_the_child(void)
     CU_ASSERT_EQUAL(rp_task_set_env(t, "RP_TEST_VAR", "a b=c"), RP_OK);   /* later wins */
     CU_ASSERT_EQUAL(rp_task_set_env(t, "RP_TEST_OVERRIDDEN", "new"), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_env(t, "RP_TEST_EMPTY", ""), RP_OK);
-    id = submit(pool, t);
+    id = rp_test_submit(pool, t);
     r = wait_for(pool, id);
     CU_ASSERT_EQUAL(rp_result_state(r), RP_TASK_SUCCEEDED);
     CU_ASSERT_EQUAL(rp_task_job(pool, id, &job), RP_OK);
@@ -872,7 +846,7 @@ cancel_job_cancels_every_shard(void)
     rp_job_info info;
 
     new_marker(marker, sizeof marker);
-    CU_ASSERT_EQUAL_FATAL(rp_submit_job(pool, sh_taskf("exec sleep %s", marker), 3, &job, ids),
+    CU_ASSERT_EQUAL_FATAL(rp_submit_job(pool, rp_test_sh("exec sleep %s", marker), 3, &job, ids),
                           RP_OK);
     CU_ASSERT_TRUE(wait_state(pool, ids[0], RP_TASK_RUNNING, bound(5)) ||
                    wait_state(pool, ids[1], RP_TASK_RUNNING, 0.1) ||
@@ -907,7 +881,7 @@ timeout_ends_the_task(void)
     double t0, took;
 
     new_marker(marker, sizeof marker);
-    t = sh_taskf("exec sleep %s", marker);
+    t = rp_test_sh("exec sleep %s", marker);
     CU_ASSERT_EQUAL(rp_task_set_timeout_ms(t, 200), RP_OK);
     t0 = rp_test_now();
     r = run(pool, t);
@@ -923,7 +897,7 @@ timeout_ends_the_task(void)
     /* One that ignores SIGTERM (its children inherit that): SIGKILL after
      * the grace period. */
     new_marker(marker, sizeof marker);
-    t = sh_taskf("trap '' TERM; sleep %s; sleep %s", marker, marker);
+    t = rp_test_sh("trap '' TERM; sleep %s; sleep %s", marker, marker);
     CU_ASSERT_EQUAL(rp_task_set_timeout_ms(t, 200), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_kill_grace_ms(t, 100), RP_OK);
     t0 = rp_test_now();
@@ -953,11 +927,11 @@ cancel_process_tree(bool ignore_term)
 
     make_tmpdir(dir, sizeof dir);
     new_marker(marker, sizeof marker);
-    t = sh_taskf("%s echo $$ > '%s/pid'; sleep %s & sleep %s & wait",
+    t = rp_test_sh("%s echo $$ > '%s/pid'; sleep %s & sleep %s & wait",
                  ignore_term ? "trap '' TERM;" : "", dir, marker, marker);
     if (ignore_term)
         CU_ASSERT_EQUAL(rp_task_set_kill_grace_ms(t, 300), RP_OK);
-    id = submit(pool, t);
+    id = rp_test_submit(pool, t);
     CU_ASSERT_TRUE_FATAL(wait_state(pool, id, RP_TASK_RUNNING, bound(5)));
     /* The shell and both children (all carry the marker). */
     CU_ASSERT_TRUE(wait_procs(has_marker, marker, 3, bound(5)));
@@ -1014,9 +988,9 @@ cancel_of_a_queued_task_never_runs_it(void)
 
     make_tmpdir(dir, sizeof dir);
     new_marker(marker, sizeof marker);
-    blocker = submit(pool, sh_taskf("exec sleep %s", marker));
+    blocker = rp_test_submit(pool, rp_test_sh("exec sleep %s", marker));
     CU_ASSERT_TRUE_FATAL(wait_state(pool, blocker, RP_TASK_RUNNING, bound(5)));
-    queued = submit(pool, sh_taskf("touch '%s/ran'", dir));
+    queued = rp_test_submit(pool, rp_test_sh("touch '%s/ran'", dir));
     CU_ASSERT_EQUAL(rp_task_status(pool, queued, &s), RP_OK);
     CU_ASSERT_EQUAL(s, RP_TASK_QUEUED);
 
@@ -1077,7 +1051,7 @@ many_tasks_leak_no_descriptors_and_no_zombies(void)
         } else {
             t = rp_task_new("/bin/true");
         }
-        ids[i] = submit(pool, t);
+        ids[i] = rp_test_submit(pool, t);
     }
     for (unsigned i = 0; i < n; i++) {
         rp_result *r = wait_for(pool, ids[i]);
@@ -1118,7 +1092,7 @@ retries_back_off_exponentially(void)
     t = sh_task("kill -KILL $$");
     CU_ASSERT_EQUAL(rp_task_set_retries(t, 3), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_backoff(t, 40, 10000), RP_OK);
-    id = submit(pool, t);
+    id = rp_test_submit(pool, t);
     r = wait_for(pool, id);
     CU_ASSERT_EQUAL(rp_result_state(r), RP_TASK_FAILED);
     CU_ASSERT_EQUAL(rp_result_attempts(r), 4);
@@ -1191,7 +1165,7 @@ retry_on_exit_is_opt_in(void)
     rp_result_free(r);
 
     /* Succeeds on its third attempt: the retries stop there. */
-    t = sh_taskf("f='%s/count'; n=$(cat \"$f\" 2>/dev/null || echo 0); n=$((n+1)); "
+    t = rp_test_sh("f='%s/count'; n=$(cat \"$f\" 2>/dev/null || echo 0); n=$((n+1)); "
                  "echo $n > \"$f\"; printf %%s $n; [ $n -ge 3 ]", dir);
     CU_ASSERT_EQUAL(rp_task_set_retries(t, 5), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_backoff(t, 1, 10), RP_OK);
@@ -1356,7 +1330,7 @@ bad_arguments_are_errors(void)
         CU_ASSERT_EQUAL(rp_submit(pool, c, &id), RP_ERR_UNSUPPORTED);
     }
 
-    id = submit(pool, t);                           /* the good one */
+    id = rp_test_submit(pool, t);                           /* the good one */
     r = wait_for(pool, id);
     CU_ASSERT_EQUAL(rp_result_state(r), RP_TASK_SUCCEEDED);
     rp_result_free(r);
@@ -1388,7 +1362,7 @@ bad_arguments_are_errors(void)
 
     /* rp_wait on a task still running: 0 only looks, 50 waits that long. */
     new_marker(marker, sizeof marker);
-    id = submit(pool, sh_taskf("exec sleep %s", marker));
+    id = rp_test_submit(pool, rp_test_sh("exec sleep %s", marker));
     CU_ASSERT_EQUAL(rp_wait(pool, id, 0, &r), RP_ERR_TIMEOUT);
     t0 = rp_test_now();
     CU_ASSERT_EQUAL(rp_wait(pool, id, 50, &r), RP_ERR_TIMEOUT);
@@ -1463,7 +1437,7 @@ function_tasks_run_on_the_pool(void)
     atomic_init(&probe.entered, 0);
     atomic_init(&probe.open, 0);
     atomic_init(&probe.finished, 0);
-    id = submit(pool, rp_task_new_fn(probe_fn, &probe));
+    id = rp_test_submit(pool, rp_task_new_fn(probe_fn, &probe));
     give_up = rp_test_now() + bound(5);
     while (!atomic_load(&probe.entered) && rp_test_now() < give_up)
         rp_test_sleep_ms(1);
@@ -1501,14 +1475,14 @@ events_arrive_in_order_and_stats_count(void)
     t = rp_task_new("/bin/sleep");
     rp_task_add_arg(t, "30");
     CU_ASSERT_EQUAL(rp_task_set_timeout_ms(t, 1000), RP_OK);
-    ids[0] = submit(pool, t);
+    ids[0] = rp_test_submit(pool, t);
     CU_ASSERT_TRUE_FATAL(wait_state(pool, ids[0], RP_TASK_RUNNING, bound(5)));
-    ids[1] = submit(pool, rp_task_new("/bin/true"));
+    ids[1] = rp_test_submit(pool, rp_task_new("/bin/true"));
     CU_ASSERT_EQUAL(rp_cancel(pool, ids[1]), RP_OK);
-    ids[2] = submit(pool, rp_task_new("/bin/true"));
-    ids[3] = submit(pool, sh_task("exit 5"));
-    ids[4] = submit(pool, sh_task("kill -KILL $$"));
-    ids[5] = submit(pool, rp_task_new_fn(return_arg_fn, NULL));
+    ids[2] = rp_test_submit(pool, rp_task_new("/bin/true"));
+    ids[3] = rp_test_submit(pool, sh_task("exit 5"));
+    ids[4] = rp_test_submit(pool, sh_task("kill -KILL $$"));
+    ids[5] = rp_test_submit(pool, rp_task_new_fn(return_arg_fn, NULL));
     for (int i = 0; i < N; i++) {
         rp_result *r = wait_for(pool, ids[i]);
 
@@ -1596,7 +1570,7 @@ slow_subscriber_learns_what_it_lost(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(ids);
     CU_ASSERT_EQUAL_FATAL(rp_subscribe(pool, &sub), RP_OK);
     for (int i = 0; i < N; i++)
-        ids[i] = submit(pool, rp_task_new_fn(return_arg_fn, NULL));
+        ids[i] = rp_test_submit(pool, rp_task_new_fn(return_arg_fn, NULL));
     for (int i = 0; i < N; i++)
         rp_result_free(wait_for(pool, ids[i]));
     while (rp_subscription_next(sub, 500, &e, &l) == RP_OK) {
@@ -1627,7 +1601,7 @@ ids_are_unique_and_increasing(void)
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(ids);
     for (int i = 0; i < N; i++) {
-        ids[i] = submit(pool, rp_task_new_fn(return_arg_fn, NULL));
+        ids[i] = rp_test_submit(pool, rp_task_new_fn(return_arg_fn, NULL));
         if (i > 0)
             CU_ASSERT(ids[i] > ids[i - 1]);
     }
@@ -1662,8 +1636,8 @@ waited_results_are_kept_then_forgotten(void)
     rp_task_id first, never_waited, last = 0;
     rp_result *r1, *r2 = NULL;
 
-    first = submit(pool, sh_task("printf first"));
-    never_waited = submit(pool, rp_task_new_fn(return_arg_fn, (void *)(intptr_t)4));
+    first = rp_test_submit(pool, sh_task("printf first"));
+    never_waited = rp_test_submit(pool, rp_task_new_fn(return_arg_fn, (void *)(intptr_t)4));
     r1 = wait_for(pool, first);
     /* Waiting again hands out the same result. */
     CU_ASSERT_EQUAL(rp_wait(pool, first, 0, &r2), RP_OK);
@@ -1672,7 +1646,7 @@ waited_results_are_kept_then_forgotten(void)
     rp_result_free(r2);
 
     for (int i = 0; i < N; i++) {
-        last = submit(pool, rp_task_new_fn(return_arg_fn, NULL));
+        last = rp_test_submit(pool, rp_task_new_fn(return_arg_fn, NULL));
         rp_result_free(wait_for(pool, last));
     }
     r2 = NULL;
@@ -1706,13 +1680,13 @@ queued_tasks_start_by_priority(void)
     rp_result *r;
 
     new_marker(marker, sizeof marker);
-    blocker = submit(pool, sh_taskf("exec sleep %s", marker));
+    blocker = rp_test_submit(pool, rp_test_sh("exec sleep %s", marker));
     CU_ASSERT_TRUE_FATAL(wait_state(pool, blocker, RP_TASK_RUNNING, bound(5)));
     for (int i = 0; i < N; i++) {
         rp_task *t = rp_task_new("/bin/true");
 
         CU_ASSERT_EQUAL(rp_task_set_priority(t, sequence[i]), RP_OK);
-        ids[i] = submit(pool, t);
+        ids[i] = rp_test_submit(pool, t);
     }
     CU_ASSERT_EQUAL(rp_cancel(pool, blocker), RP_OK);
     rp_result_free(wait_for(pool, blocker));
@@ -1838,7 +1812,7 @@ a_waiter_blocked_across_shutdown_gets_its_result(void)
         struct blocked_wait b = { .pool = make_pool(0) };
         pthread_t thread;
 
-        b.id = submit(b.pool, sh_task("exec sleep 30"));
+        b.id = rp_test_submit(b.pool, sh_task("exec sleep 30"));
         CU_ASSERT_EQUAL_FATAL(pthread_create(&thread, NULL, wait_forever, &b), 0);
         while (!atomic_load(&b.waiting))
             sched_yield();
@@ -1869,15 +1843,15 @@ shutdown_cancels_running_and_queued_tasks(void)
     make_tmpdir(dir, sizeof dir);
     new_marker(marker, sizeof marker);
     CU_ASSERT_EQUAL_FATAL(rp_subscribe(pool, &sub), RP_OK);
-    done_id = submit(pool, sh_task("printf kept"));
+    done_id = rp_test_submit(pool, sh_task("printf kept"));
     kept = wait_for(pool, done_id);
 
-    run1 = submit(pool, sh_taskf("sleep %s & sleep %s & wait", marker, marker));
-    t = sh_taskf("trap '' TERM; sleep %s & wait", marker);
+    run1 = rp_test_submit(pool, rp_test_sh("sleep %s & sleep %s & wait", marker, marker));
+    t = rp_test_sh("trap '' TERM; sleep %s & wait", marker);
     CU_ASSERT_EQUAL(rp_task_set_kill_grace_ms(t, 300), RP_OK);
-    run2 = submit(pool, t);
+    run2 = rp_test_submit(pool, t);
     for (int i = 0; i < QUEUED; i++)
-        queued[i] = submit(pool, sh_taskf("touch '%s/q%d'", dir, i));
+        queued[i] = rp_test_submit(pool, rp_test_sh("touch '%s/q%d'", dir, i));
     CU_ASSERT_TRUE(wait_state(pool, run1, RP_TASK_RUNNING, bound(5)));
     CU_ASSERT_TRUE(wait_state(pool, run2, RP_TASK_RUNNING, bound(5)));
     CU_ASSERT_TRUE(wait_procs(has_marker, marker, 5, bound(5)));   /* 2 shells, 3 sleeps */

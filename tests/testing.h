@@ -54,6 +54,13 @@ double rp_test_now(void);
  * it fails the test at once. */
 rp_pool *rp_test_pool(int workers, size_t stack, unsigned max_processes);
 
+/* A process task running /bin/sh -c SCRIPT, the script formatted
+ * printf-style (at most 4 KiB); a failure fails the test at once. */
+rp_task *rp_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* rp_submit that must succeed: the task's id. */
+rp_task_id rp_test_submit(rp_pool *pool, rp_task *t);
+
 /* Makes a private directory under $TMPDIR (or /tmp) named after what:
  * "rp-test-WHAT-XXXXXX", into dir; a failure fails the test at once. */
 void rp_test_tmpdir(char *dir, size_t size, const char *what);
