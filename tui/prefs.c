@@ -26,15 +26,21 @@ static const struct field fields[] = {
 };
 
 char *
-rp__prefs_path(void)
+rp__xdg_path(const char *var, const char *home_dir, const char *rest)
 {
-    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    const char *xdg = getenv(var), *home = getenv("HOME");
 
     if (xdg != NULL && xdg[0] == '/')
-        return rp__sprintf("%s/repartir/console.conf", xdg);
+        return rp__sprintf("%s/%s", xdg, rest);
     if (home != NULL && home[0] != '\0')
-        return rp__sprintf("%s/.local/state/repartir/console.conf", home);
+        return rp__sprintf("%s/%s/%s", home, home_dir, rest);
     return NULL;
+}
+
+char *
+rp__prefs_path(void)
+{
+    return rp__xdg_path("XDG_STATE_HOME", ".local/state", "repartir/console.conf");
 }
 
 static char *

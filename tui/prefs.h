@@ -18,6 +18,12 @@ struct rp_prefs {
     char pane[16];                  /* "workers", "jobs", "detail"; "" = jobs */
 };
 
+/* $VAR/REST when the XDG variable VAR holds an absolute path, else
+ * $HOME/HOME_DIR/REST (e.g. "XDG_CONFIG_HOME", ".config",
+ * "repartir/themes"); malloc'd, or NULL when neither says where. A relative
+ * XDG path is ignored, as the XDG spec asks. */
+char *rp__xdg_path(const char *var, const char *home_dir, const char *rest);
+
 /* The file's path (malloc'd), or NULL when neither XDG_STATE_HOME nor HOME
  * is set. */
 char *rp__prefs_path(void);
