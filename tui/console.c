@@ -928,6 +928,9 @@ refresh_figures(struct rp_console *c, uint64_t now)
     rp_worker_info *w;
     size_t n;
 
+    /* Next time in a refresh whatever happens: a failing source must not
+     * make the loop spin. */
+    c->last_poll_ns = now;
     if (c->src->ops->stats(c->src, &c->model.stats) != RP_OK)
         return;
     if (c->src->ops->workers(c->src, &w, &n) == RP_OK) {
@@ -936,7 +939,6 @@ refresh_figures(struct rp_console *c, uint64_t now)
         if (shown != c->model.nshown)
             relayout(c);
     }
-    c->last_poll_ns = now;
     c->dirty = true;
 }
 
