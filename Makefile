@@ -65,7 +65,7 @@ CJSON_LIBS   = $(shell $(PKG_CONFIG) --libs libcjson)
 CURSES_CFLAGS = $(shell $(PKG_CONFIG) --cflags ncursesw)
 CURSES_LIBS   = $(shell $(PKG_CONFIG) --libs ncursesw)
 
-LIB_SRCS   := $(wildcard engine/*.c engine/sched/*.c engine/exec/*.c ckpt/*.c)
+LIB_SRCS   := $(wildcard engine/*.c engine/sched/*.c engine/exec/*.c ckpt/*.c net/*.c)
 CLI_SRCS   := $(wildcard cli/*.c)
 TUI_SRCS   := $(wildcard tui/*.c)
 THEME_FILES := $(sort $(wildcard themes/*.theme))
@@ -100,7 +100,7 @@ bench_console_srcs := bench/bench_console.c
 BENCH_BINS := $(addprefix $(BUILD)/bench/bench_,$(BENCHES))
 
 .PHONY: FORCE all run test check check-concurrent check-integration bench bench-build \
-        install uninstall clean deps
+        install uninstall clean deps fuzz
 .DEFAULT_GOAL := all
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/librepartir.so $(BUILD)/repartir \
@@ -123,9 +123,11 @@ test: deps
 
 # Unit suites of this build; the concurrent ones a second time with the
 # portable fence protocol instead of membarrier (see docs/scheduler.md).
-check: $(TEST_BIN)
+check: $(TEST_BIN) $(BUILD)/fuzz/replay_proto
 	@echo "== unit suites ($(BUILD))"
 	$(Q)$(TEST_BIN)
+	@echo "== fuzz corpus through the protocol decoders ($(BUILD))"
+	$(Q)$(BUILD)/fuzz/replay_proto fuzz/corpus/proto/*
 	@echo "== concurrent suites, fence protocol ($(BUILD))"
 	$(Q)REPARTIR_SCHED_FENCE=1 $(TEST_BIN) --concurrent
 
@@ -209,6 +211,7 @@ $(TEST_BIN): $(TEST_OBJS) $(TUI_LIB) $(STATIC_LIB)
 $(BUILD)/obj/tests/%.o: ALL_CPPFLAGS += $(CUNIT_CFLAGS) $(CURSES_CFLAGS)
 $(BUILD)/obj/ckpt/%.o: ALL_CPPFLAGS += $(STORE_CFLAGS)
 $(BUILD)/obj/engine/%.o: ALL_CPPFLAGS += $(STORE_CFLAGS)
+$(BUILD)/obj/net/%.o: ALL_CPPFLAGS += $(STORE_CFLAGS)
 
 # Benchmarks and their anchors: OpenMP and oneTBB only here.
 $(BUILD)/obj/bench/%.o: ALL_CFLAGS += -fopenmp
@@ -230,6 +233,33 @@ $(BUILD)/bench/bench_console: $(call obj,$(bench_console_srcs) $(BENCH_COMMON)) 
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(TUI_LIB) $(STATIC_LIB) $(CURSES_LIBS) \
 	    $(LIBS)
+
+# ---- fuzzing (fuzz/) ----
+
+# The fuzz target as a plain program that runs files through it: any
+# compiler, every build (make check replays the corpus).
+$(BUILD)/fuzz/replay_proto: $(BUILD)/obj/fuzz/fuzz_proto.o $(STATIC_LIB)
+	$(say) LINK $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(STATIC_LIB) $(LIBS)
+
+$(BUILD)/obj/fuzz/%.o: ALL_CPPFLAGS += $(CJSON_CFLAGS)
+
+# libFuzzer needs clang: `make fuzz [FUZZ_SECONDS=60]`. New inputs go to
+# build-fuzz/corpus, crashes to build-fuzz/; fuzz/corpus/proto is the seed.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+build-fuzz/fuzz_proto: fuzz/fuzz_proto.c net/proto.c engine/alloc.c net/proto.h
+	@mkdir -p build-fuzz
+	$(say) FUZZ $@
+	$(Q)$(FUZZ_CC) -std=c17 -g -O1 -D_GNU_SOURCE -DRP_LIBFUZZER -Iinclude -I. $(CJSON_CFLAGS) \
+	    -fsanitize=fuzzer,address,undefined -o $@ fuzz/fuzz_proto.c net/proto.c engine/alloc.c \
+	    $(CJSON_LIBS)
+
+fuzz: build-fuzz/fuzz_proto
+	@mkdir -p build-fuzz/corpus
+	build-fuzz/fuzz_proto -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build-fuzz/ \
+	    build-fuzz/corpus fuzz/corpus/proto
 
 # ---- objects ----
 
@@ -265,6 +295,6 @@ uninstall:
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/repartir
 
 clean:
-	rm -rf build build-asan build-tsan build-san
+	rm -rf build build-asan build-tsan build-san build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -36,7 +36,8 @@ typedef struct {
     X(inspect)            \
     X(theme)              \
     X(console)            \
-    X(source)
+    X(source)             \
+    X(proto)
 
 #define RP__TEST_DECLARE(name) extern const rp_test_suite rp_test_suite_##name;
 RP_TEST_SUITES(RP__TEST_DECLARE)
