@@ -53,6 +53,7 @@ struct rp_task {
     rp_task_fn fn;
     void *fn_arg;
     bool placeholder;               /* stands for a description recovery could not read */
+    bool noop;                      /* rp_task_new_noop: a function task that can be stored */
     /* recorded for later layers */
     char *name;
     char **data_deps;

@@ -89,6 +89,22 @@ rp_task_new_fn(rp_task_fn fn, void *arg)
     return t;
 }
 
+static int
+noop(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+rp_task *
+rp_task_new_noop(void)
+{
+    rp_task *t = rp_task_new_fn(noop, NULL);
+
+    t->noop = true;
+    return t;
+}
+
 static bool
 is_process(const rp_task *t)
 {

@@ -58,7 +58,9 @@ rp__task_spec_json(const struct rp_task *t)
     char *text;
 
     cJSON_AddNumberToObject(o, "v", CODEC_VERSION);
-    cJSON_AddStringToObject(o, "kind", t->kind == RP__KIND_PROCESS ? "process" : "function");
+    cJSON_AddStringToObject(o, "kind", t->kind == RP__KIND_PROCESS ? "process"
+                                       : t->noop                   ? "noop"
+                                                                   : "function");
     if (t->name != NULL)
         cJSON_AddStringToObject(o, "name", t->name);
     cJSON_AddStringToObject(o, "priority", priority_names[t->priority]);
@@ -321,6 +323,10 @@ rp__task_spec_parse(const char *json, const void *stdin_data, size_t stdin_len,
         status = RP_ERR_UNSUPPORTED;
         goto out;
     }
+    if (kind != NULL && strcmp(kind, "noop") == 0) {
+        t = rp_task_new_noop();
+        goto common;
+    }
     if (kind == NULL || strcmp(kind, "process") != 0) {
         fail(&p, "\"%s\" is missing or unknown", "kind");
         goto out;
@@ -335,6 +341,9 @@ rp__task_spec_parse(const char *json, const void *stdin_data, size_t stdin_len,
     t = rp_task_new(cJSON_GetArrayItem(argv, 0)->valuestring);
     /* argv[0] is there already: parse the rest through a shifted copy. */
     cJSON_DeleteItemFromArray(cJSON_GetObjectItemCaseSensitive(o, "argv"), 0);
+    if (!parse_process(&p, t))
+        goto out;
+common:
     if (!get_enum(&p, "priority", priority_names, RP_PRIORITY_COUNT, RP_PRIORITY_NORMAL, &prio) ||
         !get_enum(&p, "backend", backend_names, 4, RP_BACKEND_ANY, &backend) ||
         !get_string(&p, "name", &name) ||
@@ -342,7 +351,7 @@ rp__task_spec_parse(const char *json, const void *stdin_data, size_t stdin_len,
         !get_uint(&p, "backoff_base_ms", UINT32_MAX, t->backoff_base_ms, &base) ||
         !get_uint(&p, "backoff_max_ms", UINT32_MAX, t->backoff_max_ms, &max) ||
         !get_bool(&p, "retry_on_exit", &retry_on_exit) ||
-        !each_string(&p, "data_deps", t, add_dep) || !parse_process(&p, t))
+        !each_string(&p, "data_deps", t, add_dep))
         goto out;
     if (rp_task_set_priority(t, (rp_priority)prio) != RP_OK ||
         rp_task_set_backend(t, (rp_backend)backend) != RP_OK ||
@@ -350,7 +359,7 @@ rp__task_spec_parse(const char *json, const void *stdin_data, size_t stdin_len,
         rp_task_set_backoff(t, (unsigned)base, (unsigned)max) != RP_OK ||
         rp_task_set_retry_on_exit(t, retry_on_exit) != RP_OK ||
         (name != NULL && rp_task_set_name(t, name) != RP_OK) ||
-        rp_task_set_stdin(t, stdin_data, stdin_len) != RP_OK) {
+        (!t->noop && rp_task_set_stdin(t, stdin_data, stdin_len) != RP_OK)) {
         fail(&p, "%s are out of range", "its settings");
         goto out;
     }

@@ -30,6 +30,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -2138,7 +2139,103 @@ a_full_disk_refuses_submissions_and_keeps_the_rest(void)
     rp_test_remove_tree(dir);
 }
 
+/* ---- noop tasks ---- */
+
+static _Atomic bool noop_release;
+
+/* Holds a function worker until noop_release. */
+static int
+fn_hold(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&noop_release))
+        rp_test_sleep_ms(1);
+    return 0;
+}
+
+static void *
+release_later(void *arg)
+{
+    (void)arg;
+    rp_test_sleep_ms(200);
+    atomic_store(&noop_release, true);
+    return NULL;
+}
+
+/* A noop task is stored like a process task: its description says
+ * "noop", one still queued at a shutdown runs in the next pool, and an
+ * ended one can be restored -- none of which a function task can do. */
+static void
+noop_tasks_are_stored_recovered_and_restored(void)
+{
+    char dir[PATH_MAX];
+    rp_task_id done, queued, held[2];
+    rp_restore_info ri;
+    rp_recovery rec;
+    rp_task_info info;
+    rp_pool *pool;
+    pthread_t releaser;
+    char *json = NULL;
+    rp_task *t;
+    rp_result *r;
+
+    make_tmpdir(dir, sizeof dir);
+    pool = open_pool(dir, 0);
+    t = rp_task_new_noop();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_EQUAL(rp_task_set_name(t, "health"), RP_OK);
+    CU_ASSERT_EQUAL(rp_task_add_arg(t, "x"), RP_ERR_UNSUPPORTED);
+    done = rp_test_submit(pool, t);
+    r = wait_for(pool, done);
+    CU_ASSERT_TRUE(rp_result_is_success(r));
+    CU_ASSERT_EQUAL(rp_result_exit_code(r), 0);
+    rp_result_free(r);
+    CU_ASSERT_EQUAL(rp_task_describe(pool, done, &json), RP_OK);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(json);
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"kind\":\"noop\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"name\":\"health\""));
+    free(json);
+
+    /* Both function workers held: the next noop stays queued through the
+     * shutdown, which waits for the holders (released from a thread). */
+    atomic_store(&noop_release, false);
+    held[0] = rp_test_submit(pool, rp_task_new_fn(fn_hold, NULL));
+    held[1] = rp_test_submit(pool, rp_task_new_fn(fn_hold, NULL));
+    for (int i = 0; i < 2; i++) {
+        double give_up = rp_test_now() + 5;
+        while (rp_task_get(pool, held[i], &info) == RP_OK && info.state != RP_TASK_RUNNING &&
+               rp_test_now() < give_up)
+            rp_test_sleep_ms(1);
+        CU_ASSERT_EQUAL_FATAL(info.state, RP_TASK_RUNNING);
+    }
+    queued = rp_test_submit(pool, rp_task_new_noop());
+    CU_ASSERT_EQUAL(rp_task_get(pool, queued, &info), RP_OK);
+    CU_ASSERT_EQUAL(info.state, RP_TASK_QUEUED);
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&releaser, NULL, release_later, NULL), 0);
+    rp_pool_shutdown(pool);
+    pthread_join(releaser, NULL);
+
+    pool = open_pool(dir, 0);
+    CU_ASSERT_EQUAL(rp_pool_recovery(pool, &rec), RP_OK);
+    CU_ASSERT_EQUAL(rec.queued, 1);
+    CU_ASSERT_EQUAL(rec.unrecoverable, 0);
+    r = wait_for(pool, queued);
+    CU_ASSERT_TRUE(rp_result_is_success(r));
+    rp_result_free(r);
+
+    /* Restored from scratch: a noop has no checkpoints. */
+    CU_ASSERT_EQUAL_FATAL(rp_restore_detail(pool, done, &ri), RP_OK);
+    CU_ASSERT_FALSE(ri.from_checkpoint);
+    r = wait_for(pool, ri.new_id);
+    CU_ASSERT_TRUE(rp_result_is_success(r));
+    rp_result_free(r);
+    rp_pool_shutdown(pool);
+    rp_test_remove_tree(dir);
+}
+
 static const rp_test_case cases[] = {
+    { "noop_tasks_are_stored_recovered_and_restored",
+      noop_tasks_are_stored_recovered_and_restored },
     { "submit_commits_before_returning", submit_commits_before_returning },
     { "a_pool_without_state_dir_has_no_store", a_pool_without_state_dir_has_no_store },
     { "ids_continue_across_pools", ids_continue_across_pools },

@@ -146,6 +146,8 @@ rp__console_job_desc_parse(const char *json, unsigned total, struct rp_console_j
                 v2[k++] = v->valuestring;
         out->command = rp__console_join_argv(v2, k);
         free(v2);
+    } else if (cJSON_IsString(kind) && strcmp(kind->valuestring, "noop") == 0) {
+        out->command = rp_xstrdup("(noop)");
     } else {
         out->command = rp_xstrdup(out->function ? "fn()" : "?");
     }

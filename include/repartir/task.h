@@ -78,6 +78,13 @@ RP_API rp_task *rp_task_new(const char *binary);
 typedef int (*rp_task_fn)(void *arg);
 RP_API rp_task *rp_task_new_fn(rp_task_fn fn, void *arg);
 
+/* A task that starts no process and succeeds at once: for health checks
+ * and for measuring the engine (and, later, the wire) without a program's
+ * cost. It runs as a function task does, but unlike one it can be kept in
+ * a store, recovered, restored and sent to remote workers (its
+ * description is "kind": "noop"). Never NULL. */
+RP_API rp_task *rp_task_new_noop(void);
+
 /* Appends one argument (copied). RP_ERR_UNSUPPORTED on a function task. */
 RP_API rp_status rp_task_add_arg(rp_task *t, const char *arg);
 /* Sets KEY=VALUE in the task's environment, over the inherited one (copied;
@@ -320,7 +327,7 @@ typedef struct rp_task_info {
     unsigned max_retries;
     rp_backend backend;
     rp_priority priority;
-    bool function;               /* a function task (else a process) */
+    bool function;               /* a function or noop task (else a process) */
     bool checkpoint;             /* takes checkpoints */
     rp_wait_reason wait;         /* RP_WAIT_NONE unless QUEUED */
     uint64_t retry_at_ns;        /* RP_WAIT_BACKOFF: when it is ready again */
