@@ -37,7 +37,8 @@ typedef struct {
     X(theme)              \
     X(console)            \
     X(source)             \
-    X(proto)
+    X(proto)              \
+    X(workdir)
 
 #define RP__TEST_DECLARE(name) extern const rp_test_suite rp_test_suite_##name;
 RP_TEST_SUITES(RP__TEST_DECLARE)
