@@ -74,7 +74,8 @@ parse_number(struct rp_form *f, int i, unsigned long *out)
     errno = 0;
     *out = strtoul(s, &end, 10);
     if (*s == '\0' || *end != '\0' || *s == '-' || errno != 0 || *out > fields[i].max) {
-        snprintf(f->message, sizeof f->message, "%s: '%s' is not a whole number from 0 to %lu",
+        /* The text shown cut to 40 bytes: the message line is short. */
+        snprintf(f->message, sizeof f->message, "%s: '%.40s' is not a whole number from 0 to %lu",
                  fields[i].label, s, fields[i].max);
         f->field = i;
         return false;
