@@ -38,7 +38,8 @@ typedef struct {
     X(console)            \
     X(source)             \
     X(proto)              \
-    X(workdir)
+    X(workdir)            \
+    X(endpoint)
 
 #define RP__TEST_DECLARE(name) extern const rp_test_suite rp_test_suite_##name;
 RP_TEST_SUITES(RP__TEST_DECLARE)
