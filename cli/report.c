@@ -270,10 +270,8 @@ add_stream(cJSON *o, const char *name, const char *data, size_t len)
     char key[32];
 
     if (rp_cli_is_json_text(data, len)) {
-        char *text = rp_xmalloc(len + 1);
+        char *text = rp_xmemdup0(data, len);
 
-        memcpy(text, data, len);
-        text[len] = '\0';
         cJSON_AddStringToObject(o, name, text);
         free(text);
     } else {

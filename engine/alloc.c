@@ -67,6 +67,17 @@ rp_xaligned_alloc(size_t align, size_t size)
 }
 
 char *
+rp_xmemdup0(const void *p, size_t len)
+{
+    char *c = rp_xmalloc(len + 1);
+
+    if (len > 0)
+        memcpy(c, p, len);
+    c[len] = '\0';
+    return c;
+}
+
+char *
 rp_xstrndup(const char *s, size_t n)
 {
     size_t len = strnlen(s, n);

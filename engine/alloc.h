@@ -15,6 +15,8 @@ void *rp_xrealloc(void *ptr, size_t size);
 char *rp_xstrdup(const char *s);
 /* The first n bytes of s (fewer if it ends before), NUL-terminated. */
 char *rp_xstrndup(const char *s, size_t n);
+/* A copy of len bytes (NUL bytes included) and a terminating NUL. */
+char *rp_xmemdup0(const void *p, size_t len);
 /* The policy itself, for a library that reports failure without a size. */
 _Noreturn void rp__out_of_memory(size_t size);
 /* malloc'd printf. */

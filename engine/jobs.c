@@ -1571,10 +1571,7 @@ tail_copy(const char *data, size_t len, uint64_t total, size_t max, char **out, 
 {
     size_t n = len < max ? len : max;
 
-    *out = rp_xmalloc(n + 1);
-    if (n > 0)
-        memcpy(*out, data + (len - n), n);
-    (*out)[n] = '\0';
+    *out = rp_xmemdup0(n > 0 ? data + (len - n) : "", n);
     *out_len = n;
     *out_total = total;
 }

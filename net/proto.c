@@ -264,7 +264,6 @@ strict_json(const char *s, size_t n, const char **bad)
                 goto fail;
             i++;
         } else if (c == '-' || (c >= '0' && c <= '9')) {
-            size_t start = i;
             if (s[i] == '-')
                 i++;
             if (i >= n || s[i] < '0' || s[i] > '9')
@@ -288,7 +287,6 @@ strict_json(const char *s, size_t n, const char **bad)
                 while (i < n && s[i] >= '0' && s[i] <= '9')
                     i++;
             }
-            (void)start;
         } else if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '{' || c == '}' ||
                    c == '[' || c == ']' || c == ':' || c == ',' || (c >= 'a' && c <= 'z')) {
             i++;

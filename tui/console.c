@@ -902,7 +902,6 @@ drain_events(struct rp_console *c, uint64_t now)
         any |= n > 0;
     } while (n == EVENT_BATCH);
     if (lost > 0) {
-        c->model.lost += lost;
         resync(c, now);
         any = true;
     }

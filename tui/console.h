@@ -103,7 +103,6 @@ struct rp_console {
     /* the line being typed (filter, command) */
     char input[RP_FORM_TEXT];
     size_t input_len;
-    char filter_before[RP_MODEL_FILTER_MAX];
 
     /* y/n */
     enum rp_confirm confirm;

@@ -108,7 +108,7 @@ struct rp_model {
     /* finished tasks per second, history[(second) % RP_MODEL_HISTORY] */
     uint32_t history[RP_MODEL_HISTORY];
     uint64_t history_second;        /* the newest second written */
-    uint64_t events, lost;          /* applied, and lost before resyncs */
+    uint64_t events;                /* applied so far */
 };
 
 void rp__model_init(struct rp_model *m, uint64_t now_ns);

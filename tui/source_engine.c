@@ -197,18 +197,6 @@ collect_ckpt(const rp_ckpt_info *info, void *ctx)
     return d->nckpt < sizeof d->ckpt / sizeof d->ckpt[0];
 }
 
-/* len bytes and a NUL. */
-static char *
-copy_bytes(const char *p, size_t len)
-{
-    char *c = rp_xmalloc(len + 1);
-
-    if (len > 0)
-        memcpy(c, p, len);
-    c[len] = '\0';
-    return c;
-}
-
 static rp_status
 detail(rp_console_source *s, rp_task_id id, struct rp_console_detail *out)
 {
@@ -254,11 +242,11 @@ detail(rp_console_source *s, rp_task_id id, struct rp_console_detail *out)
         out->error = rp_xstrdup(rp_result_error(r));
         /* By length: output may hold NUL bytes. */
         p = rp_result_stdout(r, &len);
-        out->out = copy_bytes(p, len);
+        out->out = rp_xmemdup0(p, len);
         out->out_len = len;
         out->out_total = rp_result_stdout_total(r);
         p = rp_result_stderr(r, &len);
-        out->err = copy_bytes(p, len);
+        out->err = rp_xmemdup0(p, len);
         out->err_len = len;
         out->err_total = rp_result_stderr_total(r);
         if (out->info.ended_ns == 0)
