@@ -59,7 +59,8 @@ CUNIT_LIBS   = $(shell $(PKG_CONFIG) --libs cunit)
 TBB_CFLAGS   = $(shell $(PKG_CONFIG) --cflags tbb)
 TBB_LIBS     = $(shell $(PKG_CONFIG) --libs tbb)
 STORE_CFLAGS = $(shell $(PKG_CONFIG) --cflags sqlite3 libzstd libcrypto libcjson)
-STORE_LIBS   = $(shell $(PKG_CONFIG) --libs sqlite3 libzstd libcrypto libcjson)
+STORE_LIBS   = $(shell $(PKG_CONFIG) --libs sqlite3 libzstd libcrypto libcjson) \
+               $(shell $(PKG_CONFIG) --libs libwebsockets) -lssl
 CJSON_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcjson)
 CJSON_LIBS   = $(shell $(PKG_CONFIG) --libs libcjson)
 CURSES_CFLAGS = $(shell $(PKG_CONFIG) --cflags ncursesw)
@@ -104,6 +105,7 @@ BENCH_BINS := $(addprefix $(BUILD)/bench/bench_,$(BENCHES))
 .DEFAULT_GOAL := all
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/librepartir.so $(BUILD)/repartir \
+     $(BUILD)/repartir-worker $(BUILD)/tests/wsraw \
      $(BUILD)/repartir.pc $(EXAMPLE_BINS)
 
 deps:
@@ -177,6 +179,17 @@ $(BUILD)/repartir: $(CLI_OBJS) $(TUI_LIB) $(STATIC_LIB)
 	$(say) LINK $@
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(TUI_LIB) $(STATIC_LIB) $(CURSES_LIBS) \
 	    $(CJSON_LIBS) $(LIBS)
+
+$(BUILD)/repartir-worker: $(BUILD)/obj/worker/main.o $(STATIC_LIB)
+	$(say) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(STATIC_LIB) $(LIBS)
+
+# The independent client of the protocol tests: raw sockets, no lws, no
+# net/proto.c (tests/integration/worker_proto.test.sh).
+$(BUILD)/tests/wsraw: tests/integration/wsraw.c
+	$(say) LINK $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -lssl -lcrypto
 
 $(BUILD)/obj/cli/%.o: ALL_CPPFLAGS += $(CJSON_CFLAGS) $(CURSES_CFLAGS)
 $(BUILD)/obj/tui/%.o: ALL_CPPFLAGS += $(CJSON_CFLAGS) $(CURSES_CFLAGS)

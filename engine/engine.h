@@ -27,6 +27,9 @@
 #include "engine/loop.h"
 
 enum rp__task_kind { RP__KIND_PROCESS, RP__KIND_FUNCTION };
+/* The executors, indexed like the kinds they run, then the remote one
+ * (process and no-op tasks sent to worker daemons). */
+enum { RP__EXEC_PROCESS, RP__EXEC_FUNCTION, RP__EXEC_REMOTE, RP__EXEC_COUNT };
 
 #define RP__LIMIT_COUNT 4
 
@@ -54,6 +57,11 @@ struct rp_task {
     void *fn_arg;
     bool placeholder;               /* stands for a description recovery could not read */
     bool noop;                      /* rp_task_new_noop: a function task that can be stored */
+    /* A worker daemon runs a coordinator's task under the coordinator's
+     * ids: REPARTIR_TASK_ID & co. come from here when as_set. */
+    bool as_set;
+    uint64_t as_task, as_job;
+    unsigned as_shard, as_total;
     /* recorded for later layers */
     char *name;
     char **data_deps;
@@ -71,6 +79,8 @@ struct rp__job {
     unsigned total, live;           /* live: records not yet forgotten */
     unsigned count[RP_TASK_STATE_COUNT];
     uint64_t final_seq;             /* durable: journal op of its last final state */
+    rp_done_fn done_fn;             /* rp_submit_notify's, or NULL */
+    void *done_arg;
 };
 
 struct rp__task {
@@ -92,6 +102,8 @@ struct rp__task {
     uint64_t final_seq;             /* durable: journal op of its final state */
     uint8_t state;                  /* rp_task_state */
     uint8_t where;                  /* enum rp__where */
+    uint8_t xk;                     /* RP__EXEC_*: the executor it is queued
+                                       for or running on */
     bool cancel_requested;
 };
 
@@ -117,6 +129,10 @@ struct rp__outcome {
     enum rp__end end;
     int exit_code, signal;
     bool timed_out, cancelled;      /* the executor killed it for this */
+    bool lost;                      /* its worker was lost: queued again at
+                                       once, not counted against retries */
+    bool revoked;                   /* given back before it started (work
+                                       stealing): queued again, not counted */
     char *error;                    /* malloc'd human text, or NULL */
     struct rp__bytes out, err;
     uint64_t started_ns, ended_ns;
@@ -173,6 +189,25 @@ typedef struct rp__exec_ops {
 
 extern const rp__exec_ops rp__exec_process;
 extern const rp__exec_ops rp__exec_function;
+extern const rp__exec_ops rp__exec_remote;
+
+/* ---- the remote executor's links, as the engine counts them ---- */
+
+#define RP__MAX_LINKS 64            /* worker daemons per pool */
+#define RP__LINK_WINDOW_MAX 256     /* attempts outstanding on one */
+
+/* Link `link` (0..RP__MAX_LINKS-1) now takes `window` attempts at once
+ * (0: it is down or draining), runs `slots` at a time, and is called
+ * `node` (the daemon's name) at `addr`. Takes the lock; dispatches. Any
+ * thread, no lock held. */
+void rp__engine_link_set(rp__engine *e, unsigned link, const char *node, const char *addr,
+                         unsigned window, unsigned slots, bool up);
+/* Which link runs attempt t (executor's submit). */
+unsigned rp__engine_link_of(const struct rp__task *t);
+/* An executor's state (rp__exec_ops.start's), e.g. RP__EXEC_REMOTE's. */
+void *rp__engine_exec_state(rp__engine *e, unsigned exec);
+/* The caller's rp_pool_config: only while executors start (NULL after). */
+const struct rp_pool_config *rp__engine_user_config(rp__engine *e);
 
 /* ---- the engine, as executors see it ---- */
 
@@ -192,7 +227,7 @@ unsigned rp__engine_cpu_workers(rp__engine *e);
  * attempt late checks this, as the cancel may have come first). */
 bool rp__engine_cancel_requested(rp__engine *e, struct rp__task *t);
 /* Waits until no attempt of this kind is running (an executor's stop). */
-void rp__engine_wait_idle(rp__engine *e, enum rp__task_kind kind);
+void rp__engine_wait_idle(rp__engine *e, unsigned exec /* RP__EXEC_* */);
 /* Reports the end of an attempt; takes the malloc'd parts of *o. Any
  * thread, without locks held. t must not be touched after it returns. */
 void rp__engine_attempt_done(rp__engine *e, struct rp__task *t, struct rp__outcome *o);
@@ -202,6 +237,7 @@ void rp__engine_attempt_done(rp__engine *e, struct rp__task *t, struct rp__outco
 struct rp__engine_config {
     unsigned cpu_workers, max_processes, checkpoint_interval_ms;
     const char *state_dir;          /* NULL: not durable */
+    const struct rp_pool_config *user;  /* as given to rp_pool_create */
 };
 rp_status rp__engine_create(rp_pool *pool, const struct rp__engine_config *cfg,
                             rp__engine **out /* OUT */, char **why /* OUT */);

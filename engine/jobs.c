@@ -43,6 +43,7 @@
 #include "engine/pool.h"
 
 #define MAX_SHARDS 1000000u
+#define RP__LOST_MAX 5                  /* lost workers before a task fails */
 
 struct idmap {
     struct rp__idnode **buckets;
@@ -71,6 +72,17 @@ struct exec_slot {
     uint64_t up_since_ns;
 };
 
+/* A worker daemon as the engine counts it: the remote executor's slots
+ * are RP__LINK_WINDOW_MAX per link, link l's being l * RP__LINK_WINDOW_MAX
+ * + j for j < window. */
+struct link {
+    char node[64], addr[64];
+    unsigned window, slots, used;
+    bool up;
+    unsigned free[RP__LINK_WINDOW_MAX], nfree;
+    uint64_t up_since_ns;
+};
+
 /* A thread in rp_wait (a task id) or rp_job_wait (a job id); lives on
  * its stack. */
 struct waiter {
@@ -87,7 +99,10 @@ struct rp__engine {
     rp_pool *pool;
     rp__loop *loop;
     rp__bus *bus;
-    struct exec_slot exec[2];       /* by enum rp__task_kind */
+    struct exec_slot exec[RP__EXEC_COUNT];
+    struct link *links;             /* RP__MAX_LINKS once one was set */
+    unsigned nlinks;                /* links ever set: rp_pool_workers rows */
+    const rp_pool_config *user_cfg; /* while the executors start */
     struct idmap tasks, jobs;
     struct queue retry_wait;        /* QUEUED, waiting for their backoff */
     struct queue remembered;        /* final and waited for, oldest first */
@@ -380,6 +395,22 @@ describe(const rp_result *r, const struct rp_task *spec)
     return rp_xstrdup(buf);
 }
 
+/* rp_submit_notify's call, run on the loop thread without the lock. */
+struct done_note {
+    rp_done_fn fn;
+    void *arg;
+    rp_task_id id;
+};
+
+static void
+done_note_run(void *arg)
+{
+    struct done_note *n = arg;
+
+    n->fn(n->arg, n->id);
+    free(n);
+}
+
 /* Makes t final with `state`, from the attempt o (NULL: it never ran, or
  * its attempt's outcome was already dropped). Lock held. */
 static void
@@ -426,6 +457,13 @@ finish(rp__engine *e, struct rp__task *t, rp_task_state state, struct rp__outcom
     for (struct waiter *w = e->waiters; w != NULL; w = w->next)
         if (w->job ? job_over && w->id == t->job->node.id : w->id == t->node.id)
             pthread_cond_signal(&w->cond);
+    if (t->job->done_fn != NULL && e->loop != NULL) {
+        struct done_note *n = rp_xmalloc(sizeof *n);
+        n->fn = t->job->done_fn;
+        n->arg = t->job->done_arg;
+        n->id = t->node.id;
+        rp__loop_post(e->loop, done_note_run, n);
+    }
 }
 
 static void
@@ -467,25 +505,110 @@ pop_ready(struct exec_slot *x)
     return NULL;
 }
 
+/* The executor whose queue t waits in: the remote one for a task that
+ * must run remotely, else its kind's (from where the remote executor may
+ * take tasks that run anywhere: pop_any_remote). */
+static unsigned
+home_exec(const struct rp__task *t)
+{
+    return t->spec->backend == RP_BACKEND_REMOTE ? RP__EXEC_REMOTE : (unsigned)t->spec->kind;
+}
+
 static void
 make_ready(rp__engine *e, struct rp__task *t)
 {
     t->where = RP__READY;
-    queue_push(&e->exec[t->spec->kind].ready[t->spec->priority], t);
+    t->xk = (uint8_t)home_exec(t);
+    queue_push(&e->exec[t->xk].ready[t->spec->priority], t);
+}
+
+/* Queued again ahead of its peers (an attempt that never really ran). */
+static void
+make_ready_front(rp__engine *e, struct rp__task *t)
+{
+    struct queue *q;
+
+    t->where = RP__READY;
+    t->xk = (uint8_t)home_exec(t);
+    q = &e->exec[t->xk].ready[t->spec->priority];
+    t->prev = NULL;
+    t->next = q->head;
+    if (q->head != NULL)
+        q->head->prev = t;
+    else
+        q->tail = t;
+    q->head = t;
+}
+
+/* Whether the remote executor can run t. */
+static bool
+remote_capable(const struct rp_task *spec)
+{
+    return (spec->kind == RP__KIND_PROCESS || spec->noop) && !spec->checkpoint &&
+           !spec->placeholder;
+}
+
+/* A task queued for a local executor that may run anywhere, for the
+ * remote one (looks at the first few of each queue only). Lock held. */
+static struct rp__task *
+pop_any_remote(rp__engine *e)
+{
+    for (int p = RP_PRIORITY_COUNT - 1; p >= 0; p--) {
+        for (unsigned k = 0; k < RP__EXEC_REMOTE; k++) {
+            struct queue *q = &e->exec[k].ready[p];
+            unsigned n = 0;
+            for (struct rp__task *t = q->head; t != NULL && n < 64; t = t->next, n++) {
+                if (t->spec->backend == RP_BACKEND_ANY && remote_capable(t->spec)) {
+                    queue_unlink(q, t);
+                    return t;
+                }
+            }
+        }
+    }
+    return NULL;
+}
+
+/* The remote slot for the next attempt: on the up link with the most
+ * room. Lock held; the caller checked the executor has room. */
+static unsigned
+remote_pick(rp__engine *e)
+{
+    struct link *best = NULL;
+    unsigned best_l = 0;
+
+    for (unsigned l = 0; l < e->nlinks; l++) {
+        struct link *k = &e->links[l];
+        if (k->up && k->nfree != 0 &&
+            (best == NULL || k->window - k->used > best->window - best->used)) {
+            best = k;
+            best_l = l;
+        }
+    }
+    best->used++;
+    return best_l * RP__LINK_WINDOW_MAX + best->free[--best->nfree];
 }
 
 /* The end of t's attempt frees its worker. Lock held. */
 static void
-release_worker(struct exec_slot *x, struct rp__task *t)
+release_worker(rp__engine *e, struct exec_slot *x, struct rp__task *t)
 {
-    struct worker *w = &x->workers[t->worker - 1];
+    unsigned slot = t->worker - 1;
+    struct worker *w = &x->workers[slot];
     uint64_t now = rp__now_ns();
 
     x->running--;
     w->busy_ns += now > w->since_ns ? now - w->since_ns : 0;
     w->completed++;
     w->task = 0;
-    x->free_workers[x->nfree++] = t->worker - 1;
+    if (x == &e->exec[RP__EXEC_REMOTE]) {
+        struct link *k = &e->links[slot / RP__LINK_WINDOW_MAX];
+        unsigned j = slot % RP__LINK_WINDOW_MAX;
+        k->used--;
+        if (k->up && j < k->window)
+            k->free[k->nfree++] = j;
+        return;
+    }
+    x->free_workers[x->nfree++] = slot;
 }
 
 /* Moves ready tasks to RUNNING while slots are free; returns them chained
@@ -501,9 +624,12 @@ dispatch(rp__engine *e)
         struct exec_slot *x = &e->exec[k];
         while (x->running < x->capacity) {
             struct rp__task *t = pop_ready(x);
+            if (t == NULL && k == RP__EXEC_REMOTE)
+                t = pop_any_remote(e);
             if (t == NULL)
                 break;
-            unsigned w = x->free_workers[--x->nfree];
+            unsigned w = k == RP__EXEC_REMOTE ? remote_pick(e) : x->free_workers[--x->nfree];
+            t->xk = (uint8_t)k;
             x->running++;
             x->workers[w].task = t->node.id;
             x->workers[w].since_ns = t->started_ns = rp__now_ns();
@@ -562,7 +688,7 @@ run_batch(rp__engine *e, struct rp__task *t)
     batch_more_tail = &batch_more;
     while (t != NULL) {
         struct rp__task *next = t->next;
-        struct exec_slot *x = &e->exec[t->spec->kind];
+        struct exec_slot *x = &e->exec[t->xk];
         t->next = NULL;
         x->ops->submit(x->state, t);
         t = next;
@@ -660,8 +786,24 @@ rp__engine_attempt_done(rp__engine *e, struct rp__task *t, struct rp__outcome *o
     rp_task_state state;
 
     pthread_mutex_lock(&e->lock);
-    release_worker(&e->exec[spec->kind], t);
+    release_worker(e, &e->exec[t->xk], t);
     t->exec = NULL;
+    if ((o->revoked || o->lost) && !t->cancel_requested && !e->stopping &&
+        t->interrupted < RP__LOST_MAX) {
+        /* Never ran (given back), or ran on a worker now lost: queued
+         * again at once, ahead of the rest, without touching its retries. */
+        if (o->revoked)
+            t->attempts--;
+        else
+            t->interrupted++;
+        make_ready_front(e, t);
+        e->retried += o->lost;
+        set_state(e, t, RP_TASK_QUEUED);
+        outcome_release(o);
+        goto out;
+    }
+    if (o->lost && t->interrupted >= RP__LOST_MAX && o->error == NULL)
+        o->error = rp__sprintf("the workers running it were lost %u times", RP__LOST_MAX + 1);
     if (o->cancelled || t->cancel_requested)
         state = RP_TASK_CANCELLED;
     else if (o->timed_out)
@@ -690,6 +832,7 @@ rp__engine_attempt_done(rp__engine *e, struct rp__task *t, struct rp__outcome *o
         finish(e, t, state, o);
         outcome_release(o);
     }
+out:
     batch = dispatch(e);
     if (e->stopping)
         pthread_cond_broadcast(&e->idle_cond);
@@ -732,7 +875,7 @@ settle(rp__engine *e, rp_task_id first, unsigned n, rp_status committed, const c
  * restored_from: for rp_restore. *why on RP_ERR_IO. */
 static rp_status
 submit(rp__engine *e, rp_task *t, unsigned shards, rp_task_id origin, rp_task_id restored_from,
-       rp_job_id *job_out, rp_task_id *ids, char **why)
+       rp_job_id *job_out, rp_task_id *ids, rp_done_fn done_fn, void *done_arg, char **why)
 {
     struct rp__job *job;
     struct rp__task *batch;
@@ -741,9 +884,12 @@ submit(rp__engine *e, rp_task *t, unsigned shards, rp_task_id origin, rp_task_id
     rp_status status = RP_OK;
 
     *why = NULL;
-    if (t->checkpoint && e->journal == NULL) {
+    if ((t->checkpoint && e->journal == NULL) ||
+        (t->backend == RP_BACKEND_REMOTE && !remote_capable(t))) {
+        /* No store to keep checkpoints in; a function (code of this
+         * process) or a checkpointing task cannot run remotely. */
         rp_task_free(t);
-        return RP_ERR_UNSUPPORTED;      /* no store to keep checkpoints in */
+        return RP_ERR_UNSUPPORTED;
     }
     memset(&jj, 0, sizeof jj);
     if (e->journal != NULL) {
@@ -768,6 +914,8 @@ submit(rp__engine *e, rp_task *t, unsigned shards, rp_task_id origin, rp_task_id
     job->node.id = e->next_job_id++;
     job->total = job->live = shards;
     job->first_task = e->next_task_id;
+    job->done_fn = done_fn;
+    job->done_arg = done_arg;
     idmap_put(&e->jobs, &job->node);
     for (unsigned i = 0; i < shards; i++) {
         struct rp__task *rec = rp_xcalloc(1, sizeof *rec);
@@ -823,7 +971,23 @@ rp_submit_job(rp_pool *pool, rp_task *t, unsigned shards, rp_job_id *job_out,
         rp_task_free(t);
         return RP_ERR_INVALID;
     }
-    status = submit(engine_of(pool), t, shards, 0, 0, job_out, ids, &why);
+    status = submit(engine_of(pool), t, shards, 0, 0, job_out, ids, NULL, NULL, &why);
+    free(why);
+    return status;
+}
+
+rp_status
+rp_submit_notify(rp_pool *pool, rp_task *t, rp_done_fn fn, void *arg, rp_task_id *out)
+{
+    rp_status status;
+    char *why;
+
+    if (pool == NULL || t == NULL || fn == NULL || out == NULL) {
+        rp_task_free(t);
+        return RP_ERR_INVALID;
+    }
+    *out = 0;
+    status = submit(engine_of(pool), t, 1, 0, 0, NULL, out, fn, arg, &why);
     free(why);
     return status;
 }
@@ -990,7 +1154,7 @@ cancel_locked(rp__engine *e, struct rp__task *t, unsigned *attempt)
 {
     switch ((enum rp__where)t->where) {
     case RP__READY:
-        queue_unlink(&e->exec[t->spec->kind].ready[t->spec->priority], t);
+        queue_unlink(&e->exec[t->xk].ready[t->spec->priority], t);
         finish(e, t, RP_TASK_CANCELLED, NULL);
         return false;
     case RP__RETRY_WAIT:
@@ -1039,7 +1203,7 @@ rp_cancel(rp_pool *pool, rp_task_id id)
      * that it cannot be stopping under us; once the engine stops, it has
      * cancelled every attempt itself. */
     if (cancel_locked(e, t, &attempt) && !e->stopping) {
-        x = &e->exec[t->spec->kind];
+        x = &e->exec[t->xk];
         x->ops->cancel(x->state, id, attempt);
     }
     leave(e);
@@ -1058,10 +1222,10 @@ rp__engine_cancel_requested(rp__engine *e, struct rp__task *t)
 }
 
 void
-rp__engine_wait_idle(rp__engine *e, enum rp__task_kind kind)
+rp__engine_wait_idle(rp__engine *e, unsigned exec)
 {
     pthread_mutex_lock(&e->lock);
-    while (e->exec[kind].running != 0)
+    while (e->exec[exec].running != 0)
         pthread_cond_wait(&e->idle_cond, &e->lock);
     pthread_mutex_unlock(&e->lock);
 }
@@ -1206,7 +1370,7 @@ rp_restore_detail(rp_pool *pool, rp_task_id id, rp_restore_info *out)
         out->from_checkpoint = status == RP_OK;
         out->iteration = iteration;
     }
-    status = submit(e, spec, 1, origin, id, NULL, &new_id, &why);
+    status = submit(e, spec, 1, origin, id, NULL, &new_id, NULL, NULL, &why);
     free(why);
     out->new_id = status == RP_OK ? new_id : 0;
     if (status != RP_OK)
@@ -1411,8 +1575,8 @@ rp_wait_reason_name(rp_wait_reason r)
     return "unknown";
 }
 
-/* The global index of t's worker: the process executor's slots first,
- * then the function executor's. */
+/* The global index of t's worker (rp_pool_workers' order): the process
+ * executor's slots, the function executor's, then one row per link. */
 static int
 worker_index(const rp__engine *e, const struct rp__task *t)
 {
@@ -1420,8 +1584,10 @@ worker_index(const rp__engine *e, const struct rp__task *t)
 
     if (t->worker == 0)
         return -1;
-    for (int k = 0; k < (int)t->spec->kind; k++)
+    for (unsigned k = 0; k < t->xk && k < RP__EXEC_REMOTE; k++)
         base += (int)e->exec[k].capacity;
+    if (t->xk == RP__EXEC_REMOTE)
+        return base + (int)((t->worker - 1) / RP__LINK_WINDOW_MAX);
     return base + (int)t->worker - 1;
 }
 
@@ -1451,7 +1617,10 @@ task_info(const rp__engine *e, const struct rp__task *t, rp_task_info *out)
     if (t->state == RP_TASK_QUEUED) {
         switch ((enum rp__where)t->where) {
         case RP__READY:
-            out->wait = e->stopping ? RP_WAIT_STOPPING : RP_WAIT_SLOT;
+            out->wait = e->stopping ? RP_WAIT_STOPPING
+                        : t->xk == RP__EXEC_REMOTE && e->exec[RP__EXEC_REMOTE].capacity == 0
+                            ? RP_WAIT_BACKEND
+                            : RP_WAIT_SLOT;
             break;
         case RP__RETRY_WAIT:
             out->wait = RP_WAIT_BACKOFF;
@@ -1597,8 +1766,8 @@ rp_task_peek_output(rp_pool *pool, rp_task_id id, size_t max, rp_task_output *ou
         r = t->result;
         atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
     } else if (t != NULL && t->where == RP__RUNNING && !e->stopping &&
-               e->exec[t->spec->kind].ops->peek != NULL) {
-        struct exec_slot *x = &e->exec[t->spec->kind];
+               e->exec[t->xk].ops->peek != NULL) {
+        struct exec_slot *x = &e->exec[t->xk];
         unsigned attempt = t->attempts;
         /* Counted as a batch: rp__engine_stop waits for it before it stops
          * the executor. t may end meanwhile; only its id goes along. */
@@ -1655,11 +1824,12 @@ rp_pool_workers(rp_pool *pool, rp_worker_info **out, size_t *n)
         snprintf(host, sizeof host, "localhost");
     host[sizeof host - 1] = '\0';
     e = engine_of(pool);
-    for (size_t k = 0; k < sizeof e->exec / sizeof e->exec[0]; k++)
-        total += e->exec[k].capacity;    /* fixed once created */
-    v = rp_xcalloc(total ? total : 1, sizeof *v);
     enter(e);
-    for (size_t k = 0; k < sizeof e->exec / sizeof e->exec[0]; k++) {
+    for (size_t k = 0; k < RP__EXEC_REMOTE; k++)
+        total += e->exec[k].capacity;    /* fixed once created */
+    total += e->nlinks;
+    v = rp_xcalloc(total ? total : 1, sizeof *v);
+    for (size_t k = 0; k < RP__EXEC_REMOTE; k++) {
         const struct exec_slot *x = &e->exec[k];
         for (unsigned i = 0; i < x->capacity; i++) {
             const struct worker *w = &x->workers[i];
@@ -1676,6 +1846,30 @@ rp_pool_workers(rp_pool *pool, rp_worker_info **out, size_t *n)
                 info->busy_ns += now - w->since_ns;
             info->up_since_ns = x->up_since_ns;
         }
+    }
+    for (unsigned l = 0; l < e->nlinks; l++) {
+        const struct link *k = &e->links[l];
+        const struct worker *w = &e->exec[RP__EXEC_REMOTE].workers[l * RP__LINK_WINDOW_MAX];
+        rp_worker_info *info = &v[count++];
+        uint64_t busy = 0;
+        snprintf(info->name, sizeof info->name, "%.*s", (int)sizeof info->name - 1, k->node);
+        snprintf(info->node, sizeof info->node, "%s", k->addr);
+        snprintf(info->executor, sizeof info->executor, "remote");
+        info->backend = RP_BACKEND_REMOTE;
+        info->up = k->up && !e->stopping;
+        for (unsigned j = 0; j < RP__LINK_WINDOW_MAX; j++) {
+            busy += w[j].busy_ns;
+            info->completed += w[j].completed;
+            if (w[j].task != 0) {
+                if (info->task == 0)
+                    info->task = w[j].task;
+                if (now > w[j].since_ns)
+                    busy += now - w[j].since_ns;
+            }
+        }
+        /* Busy time per slot of the daemon, so that a load is 0..1. */
+        info->busy_ns = busy / (k->slots ? k->slots : 1);
+        info->up_since_ns = k->up_since_ns;
     }
     leave(e);
     *out = v;
@@ -1706,6 +1900,7 @@ free_workers(rp__engine *e)
         free(e->exec[k].workers);
         free(e->exec[k].free_workers);
     }
+    free(e->links);
 }
 
 static void
@@ -1931,6 +2126,62 @@ rp__engine_checkpoint_interval(rp__engine *e, const struct rp_task *spec)
                                              : e->checkpoint_interval_ms;
 }
 
+void *
+rp__engine_exec_state(rp__engine *e, unsigned exec)
+{
+    return e->exec[exec].state;
+}
+
+const rp_pool_config *
+rp__engine_user_config(rp__engine *e)
+{
+    return e->user_cfg;
+}
+
+unsigned
+rp__engine_link_of(const struct rp__task *t)
+{
+    return (t->worker - 1) / RP__LINK_WINDOW_MAX;
+}
+
+void
+rp__engine_link_set(rp__engine *e, unsigned link, const char *node, const char *addr,
+                    unsigned window, unsigned slots, bool up)
+{
+    struct exec_slot *x = &e->exec[RP__EXEC_REMOTE];
+    struct link *k;
+    struct rp__task *batch;
+
+    if (link >= RP__MAX_LINKS)
+        return;
+    if (window > RP__LINK_WINDOW_MAX)
+        window = RP__LINK_WINDOW_MAX;
+    pthread_mutex_lock(&e->lock);
+    k = &e->links[link];
+    if (link >= e->nlinks)
+        e->nlinks = link + 1;
+    if (node != NULL)
+        snprintf(k->node, sizeof k->node, "%s", node);
+    if (addr != NULL)
+        snprintf(k->addr, sizeof k->addr, "%s", addr);
+    if (up && !k->up)
+        k->up_since_ns = rp__now_ns();
+    x->capacity -= k->up ? k->window : 0;
+    k->up = up;
+    k->window = up ? window : 0;
+    k->slots = slots;
+    k->nfree = 0;
+    for (unsigned j = k->window; j-- > 0;)
+        if (x->workers[link * RP__LINK_WINDOW_MAX + j].task == 0)
+            k->free[k->nfree++] = j;
+    /* An attempt still out on a slot past the new window keeps it until it
+     * ends: the room is what is free. */
+    x->capacity += k->window;
+    batch = dispatch(e);
+    pthread_mutex_unlock(&e->lock);
+    run_batch(e, batch);
+}
+
 void
 rp__engine_attempt_pid(rp__engine *e, struct rp__task *t, pid_t pid)
 {
@@ -1968,20 +2219,32 @@ rp__engine_create(rp_pool *pool, const struct rp__engine_config *cfg, rp__engine
     status = rp__loop_create(&e->loop);
     if (status != RP_OK)
         goto fail;
-    e->exec[RP__KIND_PROCESS].ops = &rp__exec_process;
-    e->exec[RP__KIND_FUNCTION].ops = &rp__exec_function;
+    e->exec[RP__EXEC_PROCESS].ops = &rp__exec_process;
+    e->exec[RP__EXEC_FUNCTION].ops = &rp__exec_function;
+    e->exec[RP__EXEC_REMOTE].ops = &rp__exec_remote;
+    e->user_cfg = cfg->user;
+    e->links = rp_xcalloc(RP__MAX_LINKS, sizeof *e->links);
     for (; started < sizeof e->exec / sizeof e->exec[0]; started++) {
         struct exec_slot *x = &e->exec[started];
         status = x->ops->start(e, &x->state);
         if (status != RP_OK)
             goto fail;
         x->capacity = x->ops->capacity(x->state);
+        if (started == RP__EXEC_REMOTE) {
+            /* Its slots come and go with its links (rp__engine_link_set). */
+            x->capacity = 0;
+            x->workers = rp_xcalloc((size_t)RP__MAX_LINKS * RP__LINK_WINDOW_MAX,
+                                    sizeof *x->workers);
+            x->up_since_ns = rp__now_ns();
+            continue;
+        }
         x->workers = rp_xcalloc(x->capacity ? x->capacity : 1, sizeof *x->workers);
         x->free_workers = rp_xcalloc(x->capacity ? x->capacity : 1, sizeof *x->free_workers);
         for (unsigned w = 0; w < x->capacity; w++)
             x->free_workers[x->nfree++] = x->capacity - 1 - w;
         x->up_since_ns = rp__now_ns();
     }
+    e->user_cfg = NULL;
     if (e->journal != NULL) {
         pthread_mutex_lock(&e->lock);
         status = recover(e, why);
@@ -2032,8 +2295,10 @@ rp__engine_stop(rp__engine *e)
     pthread_mutex_unlock(&e->lock);
     /* Kills and reaps every process; their outcomes arrive while stopping,
      * so none is retried. Function tasks finish as the scheduler drains. */
-    e->exec[RP__KIND_PROCESS].ops->stop(e->exec[RP__KIND_PROCESS].state);
-    e->exec[RP__KIND_PROCESS].state = NULL;
+    e->exec[RP__EXEC_REMOTE].ops->stop(e->exec[RP__EXEC_REMOTE].state);
+    e->exec[RP__EXEC_REMOTE].state = NULL;
+    e->exec[RP__EXEC_PROCESS].ops->stop(e->exec[RP__EXEC_PROCESS].state);
+    e->exec[RP__EXEC_PROCESS].state = NULL;
     rp__loop_destroy(e->loop);
     e->loop = NULL;
 }

@@ -102,9 +102,6 @@ rp_pool_create_why(const rp_pool_config *cfg, rp_pool **out, char **why)
         return RP_ERR_INVALID;
     if (cfg->state_dir != NULL && cfg->state_dir[0] == '\0')
         return RP_ERR_INVALID;
-    /* Refuse what this build cannot do rather than silently ignore it. */
-    if (cfg->n_remote_workers != 0)
-        return RP_ERR_UNSUPPORTED;
 
     nworkers = cfg->cpu_workers > 0 ? (unsigned)cfg->cpu_workers : usable_cpus();
     if (nworkers > RP_POOL_MAX_WORKERS)
@@ -127,6 +124,7 @@ rp_pool_create_why(const rp_pool_config *cfg, rp_pool **out, char **why)
     ecfg.checkpoint_interval_ms = cfg->checkpoint_interval_ms ? cfg->checkpoint_interval_ms
                                                               : DEFAULT_CHECKPOINT_INTERVAL_MS;
     ecfg.state_dir = cfg->state_dir;
+    ecfg.user = cfg;
     status = rp__engine_create(pool, &ecfg, &pool->engine, &detail);
     if (status != RP_OK) {
         rp__sched_shutdown(pool->sched, free, pool);

@@ -203,8 +203,8 @@ rp_task_set_backend(rp_task *t, rp_backend b)
 {
     if (t == NULL || (unsigned)b > RP_BACKEND_REMOTE)
         return RP_ERR_INVALID;
-    if (b != RP_BACKEND_ANY && b != RP_BACKEND_CPU)
-        return RP_ERR_UNSUPPORTED;
+    if (b == RP_BACKEND_GPU)
+        return RP_ERR_UNSUPPORTED;      /* no GPU executor yet */
     t->backend = b;
     return RP_OK;
 }

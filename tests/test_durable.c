@@ -1335,6 +1335,9 @@ function_tasks_cannot_be_recovered_after_a_crash(void)
     CU_ASSERT_TRUE(wait_sql_at_least(dir, 1, 15, "SELECT count(*) FROM tasks WHERE id = 2"
                                                  " AND state = 'running'") &&
                    wait_sql_at_least(dir, 1, 15, "SELECT count(*) FROM tasks WHERE id = 3"));
+    /* The third id is written just after its submission commits. */
+    for (int i = 0; i < 1500 && read_ids(acked_path, acked, 8) < 3; i++)
+        rp_test_sleep_ms(10);
     kill(child, SIGKILL);
     CU_ASSERT_EQUAL(waitpid(child, &status, 0), child);
     CU_ASSERT_TRUE_FATAL(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);

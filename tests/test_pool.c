@@ -102,7 +102,7 @@ bad_arguments_are_errors(void)
     rp_pool_config cfg;
     rp_pool *pool = (rp_pool *)&cfg;               /* must be reset to NULL */
     rp_stats st;
-    const char *remote[] = { "127.0.0.1:9000" };
+    const char *remote[] = { "127.0.0.1:99999" };
 
     rp_pool_config_init(&cfg);
     CU_ASSERT_EQUAL(rp_pool_create(&cfg, NULL), RP_ERR_INVALID);
@@ -117,9 +117,10 @@ bad_arguments_are_errors(void)
     cfg.worker_stack_size = 0;
     cfg.n_remote_workers = 1;                      /* count without a list */
     CU_ASSERT_EQUAL(rp_pool_create(&cfg, &pool), RP_ERR_INVALID);
-    /* Features of later layers are refused, not silently ignored. */
+    /* A remote worker's address is checked at once. */
     cfg.remote_workers = remote;
-    CU_ASSERT_EQUAL(rp_pool_create(&cfg, &pool), RP_ERR_UNSUPPORTED);
+    CU_ASSERT_EQUAL(rp_pool_create(&cfg, &pool), RP_ERR_INVALID);
+    CU_ASSERT_PTR_NULL(pool);
     cfg.remote_workers = NULL;
     cfg.n_remote_workers = 0;
     cfg.state_dir = "";                            /* a state dir needs a name */

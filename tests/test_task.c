@@ -1291,7 +1291,8 @@ bad_arguments_are_errors(void)
     CU_ASSERT_EQUAL(rp_task_set_backend(t, RP_BACKEND_CPU), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_backend(t, RP_BACKEND_ANY), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_backend(t, RP_BACKEND_GPU), RP_ERR_UNSUPPORTED);
-    CU_ASSERT_EQUAL(rp_task_set_backend(t, RP_BACKEND_REMOTE), RP_ERR_UNSUPPORTED);
+    CU_ASSERT_EQUAL(rp_task_set_backend(t, RP_BACKEND_REMOTE), RP_OK);
+    CU_ASSERT_EQUAL(rp_task_set_backend(t, RP_BACKEND_ANY), RP_OK);
     CU_ASSERT_EQUAL(rp_task_set_priority(t, (rp_priority)4), RP_ERR_INVALID);
     CU_ASSERT_EQUAL(rp_task_set_priority(t, (rp_priority)-1), RP_ERR_INVALID);
     CU_ASSERT_EQUAL(rp_task_set_retries(t, 1001), RP_ERR_INVALID);

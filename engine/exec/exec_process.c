@@ -255,10 +255,13 @@ build_env(const struct rp__task *t, char ids[4][48], char *ckpt_var, char *resto
             envp[k++] = environ[i];
     for (unsigned i = 0; i < spec->nenv; i++)
         envp[k++] = spec->env[i];
-    snprintf(ids[0], 48, "REPARTIR_TASK_ID=%llu", (unsigned long long)t->node.id);
-    snprintf(ids[1], 48, "REPARTIR_JOB_ID=%llu", (unsigned long long)t->job->node.id);
-    snprintf(ids[2], 48, "REPARTIR_SHARD=%u", t->shard);
-    snprintf(ids[3], 48, "REPARTIR_TOTAL_SHARDS=%u", t->total_shards);
+    snprintf(ids[0], 48, "REPARTIR_TASK_ID=%llu",
+             (unsigned long long)(spec->as_set ? spec->as_task : t->node.id));
+    snprintf(ids[1], 48, "REPARTIR_JOB_ID=%llu",
+             (unsigned long long)(spec->as_set ? spec->as_job : t->job->node.id));
+    snprintf(ids[2], 48, "REPARTIR_SHARD=%u", spec->as_set ? spec->as_shard : t->shard);
+    snprintf(ids[3], 48, "REPARTIR_TOTAL_SHARDS=%u",
+             spec->as_set ? spec->as_total : t->total_shards);
     for (int i = 0; i < 4; i++)
         envp[k++] = ids[i];
     if (ckpt_var != NULL)

@@ -31,6 +31,13 @@ typedef struct rp_pool_config {
     bool data_locality;
     size_t worker_stack_size;    /* bytes per worker thread; 0 = 8 MiB */
     unsigned max_processes;      /* process tasks running at once; 0 = cpu_workers */
+    /* Remote workers (docs/remote.md). A worker is dialled over TLS (wss)
+     * when any tls_* field is set or its address is not loopback, else over
+     * plain ws; remote_insecure allows plain ws to a non-loopback address. */
+    unsigned remote_timeout_ms;  /* silent this long = LOST; 0 = 5000 */
+    unsigned remote_window;      /* attempts outstanding per worker; 0 = 2 x its slots + 2 */
+    bool remote_insecure;
+    size_t max_frame;            /* largest protocol frame; 0 = 16 MiB */
 } rp_pool_config;
 
 /* Largest cpu_workers rp_pool_create accepts. */
@@ -49,7 +56,7 @@ RP_API void rp_pool_config_init(rp_pool_config *cfg);
  * rp_pool_recovery). One pool at a time may use a state dir.
  * Errors: RP_ERR_INVALID (cpu_workers < 0 or > RP_POOL_MAX_WORKERS, out NULL,
  * a stack size below 64 KiB), RP_ERR_UNSUPPORTED (a feature this build does
- * not have yet: remote workers; a store from a newer repartir), RP_ERR_BUSY
+ * not have yet: a store from a newer repartir), RP_ERR_BUSY
  * (another pool, in this or another process, uses the state dir), RP_ERR_IO
  * and RP_ERR_CORRUPT (the store cannot be opened), RP_ERR_SYSTEM (threads
  * could not be started). On error *out is left NULL and nothing leaks.
@@ -95,6 +102,15 @@ RP_API struct rp_ckpt *rp_pool_store(rp_pool *pool);
  * accepted task has finished, so from then on only the pool's own tasks may
  * use it. NULL is ignored. */
 RP_API void rp_pool_shutdown(rp_pool *pool);
+
+/* Remote workers at run time: dials "HOST:PORT" (with the pool's TLS
+ * settings) and keeps dialling it, with backoff, until it is removed.
+ * Errors: RP_ERR_INVALID (a bad address, with *why), RP_ERR_BUSY (already
+ * there), RP_ERR_UNSUPPORTED (the pool has 64 already). Removing one
+ * gives back what it holds: its running attempts are queued again, as when
+ * a worker is lost. RP_ERR_NOT_FOUND if it is not there. */
+RP_API rp_status rp_pool_add_worker(rp_pool *pool, const char *addr, char **why /* OUT, may be NULL */);
+RP_API rp_status rp_pool_remove_worker(rp_pool *pool, const char *addr);
 
 /* ---- fork/join inside the pool (function tasks) ---- */
 

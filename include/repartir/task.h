@@ -160,6 +160,15 @@ RP_API void rp_task_free(rp_task *t);
  * reason as their error, and never run). */
 RP_API rp_status rp_submit(rp_pool *pool, rp_task *t, rp_task_id *out /* OUT */);
 
+/* rp_submit, and fn(arg, id) is called once when the task is final: on an
+ * engine thread, with no lock held, soon after the state change; it may
+ * call rp_wait(pool, id, 0, &r) (the result is there) and rp_submit, and
+ * must not block. Not called for a task that ends while the pool shuts
+ * down. For programs that must not poll (a worker daemon). */
+typedef void (*rp_done_fn)(void *arg, rp_task_id id);
+RP_API rp_status rp_submit_notify(rp_pool *pool, rp_task *t, rp_done_fn fn, void *arg,
+                                  rp_task_id *out /* OUT */);
+
 /* Submits `shards` copies of t as one job; shard i sees REPARTIR_SHARD=i
  * and REPARTIR_TOTAL_SHARDS=shards. Takes ownership of t. ids, if not
  * NULL, receives the shard's task ids in shard order (room for `shards`).
