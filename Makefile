@@ -90,7 +90,7 @@ EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/
 
 # Benchmarks: each program runs ours and its anchors, in child processes,
 # in the same run (bench/README.md).
-BENCHES := fib pfor idle spawn ckpt submit console
+BENCHES := fib pfor idle spawn ckpt submit console remote
 bench_fib_srcs  := bench/bench_fib.c bench/anchors/fib_omp.c bench/anchors/fib_tbb.cpp
 bench_pfor_srcs := bench/bench_pfor.c bench/anchors/pfor_omp.c
 bench_idle_srcs := bench/bench_idle.c bench/anchors/idle_omp.c bench/anchors/idle_tbb.cpp
@@ -98,6 +98,7 @@ bench_spawn_srcs := bench/bench_spawn.c
 bench_ckpt_srcs := bench/bench_ckpt.c
 bench_submit_srcs := bench/bench_submit.c
 bench_console_srcs := bench/bench_console.c
+bench_remote_srcs := bench/bench_remote.c bench/anchors/tls_pingpong.c bench/anchors/lws_echo.c
 BENCH_BINS := $(addprefix $(BUILD)/bench/bench_,$(BENCHES))
 
 .PHONY: FORCE all run test check check-concurrent check-integration bench bench-build \
@@ -125,7 +126,7 @@ test: deps
 
 # Unit suites of this build; the concurrent ones a second time with the
 # portable fence protocol instead of membarrier (see docs/scheduler.md).
-check: $(TEST_BIN) $(BUILD)/fuzz/replay_proto
+check: $(TEST_BIN) $(BUILD)/fuzz/replay_proto $(BUILD)/repartir-worker
 	@echo "== unit suites ($(BUILD))"
 	$(Q)$(TEST_BIN)
 	@echo "== fuzz corpus through the protocol decoders ($(BUILD))"
@@ -133,7 +134,7 @@ check: $(TEST_BIN) $(BUILD)/fuzz/replay_proto
 	@echo "== concurrent suites, fence protocol ($(BUILD))"
 	$(Q)REPARTIR_SCHED_FENCE=1 $(TEST_BIN) --concurrent
 
-check-concurrent: $(TEST_BIN)
+check-concurrent: $(TEST_BIN) $(BUILD)/repartir-worker
 	@echo "== concurrent suites ($(BUILD))"
 	$(Q)$(TEST_BIN) --concurrent
 	$(Q)REPARTIR_SCHED_FENCE=1 $(TEST_BIN) --concurrent

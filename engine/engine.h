@@ -62,6 +62,13 @@ struct rp_task {
     bool as_set;
     uint64_t as_task, as_job;
     unsigned as_shard, as_total;
+    /* The remote executor's: the description as the protocol sends it
+     * (rp__task_spec_json), made once per description on its network
+     * thread, with whether a worker would accept it (or why not). */
+    char *wire;
+    size_t wire_len;
+    char *wire_refused;
+    bool wire_checked;
     /* recorded for later layers */
     char *name;
     char **data_deps;

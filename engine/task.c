@@ -336,6 +336,8 @@ spec_free(rp_task *t)
     free(t->cwd);
     free(t->stdin_data);
     free(t->name);
+    free(t->wire);
+    free(t->wire_refused);
     free(t);
 }
 

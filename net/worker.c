@@ -48,7 +48,7 @@
 #define FILE_MAX ((uint64_t)4 << 30)
 #define OUT_CHUNK (256 * 1024)
 
-enum att_state { A_INPUT, A_QUEUED, A_RUNNING };
+enum att_state { A_INPUT, A_QUEUED, A_STARTING, A_RUNNING };
 
 struct wfile {
     char name[256];
@@ -122,6 +122,19 @@ logf_(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+/* A name from the network, fit for a log line: bytes below 0x20 and
+ * 0x7f become '?'. */
+static const char *
+shown(const char *s, char *buf, size_t size)
+{
+    size_t i = 0;
+
+    for (; s[i] != '\0' && i + 1 < size; i++)
+        buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    buf[i] = '\0';
+    return buf;
 }
 
 /* ---- machine figures ---- */
@@ -253,6 +266,8 @@ send_result_simple(struct peer *p, struct watt *a, const char *state, const char
     cJSON_AddNumberToObject(m, "task", (double)a->task);
     cJSON_AddNumberToObject(m, "attempt", a->attempt);
     cJSON_AddStringToObject(m, "state", state);
+    if (strcmp(state, "succeeded") == 0)
+        cJSON_AddNumberToObject(m, "exit_code", 0);
     if (error != NULL)
         cJSON_AddStringToObject(m, "error", error);
     cJSON_AddNumberToObject(m, "wall_ns", 0);
@@ -312,22 +327,49 @@ done_on_thread(void *arg)
         rp_result_times times;
         size_t olen, elen;
         const char *out = rp_result_stdout(r, &olen), *err = rp_result_stderr(r, &elen);
-        cJSON *m = cJSON_CreateObject();
+        const char *state = st < sizeof names / sizeof names[0] && names[st] ? names[st]
+                                                                                : "failed";
+        bool has_error = st != RP_TASK_SUCCEEDED && rp_result_exit_code(r) < 0 &&
+                         rp_result_signal(r) == 0;
+        cJSON *m;
 
         rp_result_get_times(r, &times);
         send_stream(p, a, RP_CHUNK_STDOUT, out, olen);
         send_stream(p, a, RP_CHUNK_STDERR, err, elen);
+        if (!has_error) {
+            /* Numbers only: written here, no second check needed. */
+            char text[512], code[40];
+            if (rp_result_signal(r) != 0)
+                snprintf(code, sizeof code, "\"signal\":%d,", rp_result_signal(r));
+            else if (rp_result_exit_code(r) >= 0)
+                snprintf(code, sizeof code, "\"exit_code\":%d,", rp_result_exit_code(r));
+            else
+                code[0] = '\0';
+            int tn = snprintf(text, sizeof text,
+                             "{\"type\":\"result\",\"task\":%llu,\"attempt\":%u,"
+                             "\"state\":\"%s\",%s\"wall_ns\":%llu,\"user_ns\":%llu,"
+                             "\"system_ns\":%llu,\"max_rss_kb\":%llu,\"out_total\":%llu,"
+                             "\"err_total\":%llu}",
+                             (unsigned long long)a->task, a->attempt, state, code,
+                             (unsigned long long)times.wall_ns, (unsigned long long)times.user_ns,
+                             (unsigned long long)times.system_ns,
+                             (unsigned long long)times.max_rss_kb,
+                             (unsigned long long)rp_result_stdout_total(r),
+                             (unsigned long long)rp_result_stderr_total(r));
+            rp__wsconn_send(p->c, false, text, (size_t)tn);
+            rp_result_free(r);
+            goto done;
+        }
+        m = cJSON_CreateObject();
         cJSON_AddStringToObject(m, "type", "result");
         cJSON_AddNumberToObject(m, "task", (double)a->task);
         cJSON_AddNumberToObject(m, "attempt", a->attempt);
-        cJSON_AddStringToObject(m, "state", st < sizeof names / sizeof names[0] && names[st]
-                                                 ? names[st] : "failed");
+        cJSON_AddStringToObject(m, "state", state);
         if (rp_result_signal(r) != 0)
             cJSON_AddNumberToObject(m, "signal", rp_result_signal(r));
         else if (rp_result_exit_code(r) >= 0)
             cJSON_AddNumberToObject(m, "exit_code", rp_result_exit_code(r));
-        if (st != RP_TASK_SUCCEEDED && rp_result_exit_code(r) < 0 && rp_result_signal(r) == 0)
-            cJSON_AddStringToObject(m, "error", rp_result_error(r));
+        cJSON_AddStringToObject(m, "error", rp_result_error(r));
         cJSON_AddNumberToObject(m, "wall_ns", (double)times.wall_ns);
         cJSON_AddNumberToObject(m, "user_ns", (double)times.user_ns);
         cJSON_AddNumberToObject(m, "system_ns", (double)times.system_ns);
@@ -339,6 +381,7 @@ done_on_thread(void *arg)
     } else if (p == NULL && rp_wait(w->pool, a->local, 0, &r) == RP_OK) {
         rp_result_free(r);          /* its peer went: nobody to tell */
     }
+done:
     att_detach(a);
     att_free(a);
     pump(w);
@@ -400,6 +443,13 @@ start(struct worker *w, struct watt *a)
     rp_status st;
 
     st = rp__task_spec_parse(a->spec, a->in, (size_t)a->in_len, &t, &why);
+    if (st == RP_OK && t->noop) {
+        /* A no-op that came with stdin or files: they are here; done. */
+        send_result_simple(p, a, "succeeded", NULL);
+        rp_task_free(t);
+        att_drop(a);
+        return;
+    }
     if (st != RP_OK || t->kind != RP__KIND_PROCESS) {
         send_result_simple(p, a, "failed",
                            why ? why : "only process and no-op tasks run on a worker");
@@ -461,12 +511,12 @@ start(struct worker *w, struct watt *a)
         att_drop(a);
         return;
     }
-    cJSON *m = cJSON_CreateObject();
-    cJSON_AddStringToObject(m, "type", "started");
-    cJSON_AddNumberToObject(m, "task", (double)a->task);
-    cJSON_AddNumberToObject(m, "attempt", a->attempt);
-    cJSON_AddNumberToObject(m, "pid", 0);
-    rp__wsconn_send_msg(p->c, m);
+    /* Numbers checked on the way in: no second check needed. */
+    char text[160];
+    int n = snprintf(text, sizeof text,
+                     "{\"type\":\"started\",\"task\":%llu,\"attempt\":%u,\"pid\":0}",
+                     (unsigned long long)a->task, a->attempt);
+    rp__wsconn_send(p->c, false, text, (size_t)n);
 }
 
 static void
@@ -475,6 +525,7 @@ pump(struct worker *w)
     while (w->running < w->opt->slots && w->q_head != NULL) {
         struct watt *a = w->q_head;
         q_unlink(w, a);
+        a->st = A_STARTING;
         start(w, a);
     }
 }
@@ -536,8 +587,9 @@ on_hello(struct worker *w, struct peer *p, const rp_msg *m)
     }
     for (struct peer *o = w->peers; o != NULL; o = o->next) {
         if (o != p && o->greeted && strcmp(o->node, node) == 0) {
-            snprintf(buf, sizeof buf, "%.255s is already connected from %s", node,
-                     rp__wsconn_peer(o->c));
+            char name[256];
+            snprintf(buf, sizeof buf, "%.255s is already connected from %s",
+                     shown(node, name, sizeof name), rp__wsconn_peer(o->c));
             fatal(p, "duplicate", buf);
             return;
         }
@@ -559,7 +611,8 @@ on_hello(struct worker *w, struct peer *p, const rp_msg *m)
     cJSON_AddNumberToObject(msg, "slots", w->opt->slots);
     cJSON_AddItemToObject(msg, "gpus", cJSON_CreateArray());
     rp__wsconn_send_msg(p->c, msg);
-    logf_("%s: coordinator %s connected", rp__wsconn_peer(p->c), node);
+    logf_("%s: coordinator %s connected", rp__wsconn_peer(p->c),
+          shown(node, buf, sizeof buf));
     if (w->draining)
         rp__wsconn_send_msg(p->c, cJSON_Parse("{\"type\":\"drain\"}"));
 }
@@ -595,7 +648,6 @@ on_submit(struct worker *w, struct peer *p, const rp_msg *m)
     const cJSON *spec = rp__msg_item(m, "spec"), *files = rp__msg_item(m, "files"), *f;
     struct watt tmp = { .task = task, .attempt = attempt };
     struct watt *a;
-    cJSON *reply;
     size_t i = 0;
 
     if (w->draining) {
@@ -611,20 +663,16 @@ on_submit(struct worker *w, struct peer *p, const rp_msg *m)
         return;
     }
     if (is_noop(spec) && files == NULL && rp__msg_u64(m, "stdin_size") == 0) {
-        /* Starts nothing: answered here and now. */
-        reply = cJSON_CreateObject();
-        cJSON_AddStringToObject(reply, "type", "result");
-        cJSON_AddNumberToObject(reply, "task", (double)task);
-        cJSON_AddNumberToObject(reply, "attempt", attempt);
-        cJSON_AddStringToObject(reply, "state", "succeeded");
-        cJSON_AddNumberToObject(reply, "exit_code", 0);
-        cJSON_AddNumberToObject(reply, "wall_ns", 0);
-        cJSON_AddNumberToObject(reply, "user_ns", 0);
-        cJSON_AddNumberToObject(reply, "system_ns", 0);
-        cJSON_AddNumberToObject(reply, "max_rss_kb", 0);
-        cJSON_AddNumberToObject(reply, "out_total", 0);
-        cJSON_AddNumberToObject(reply, "err_total", 0);
-        rp__wsconn_send_msg(p->c, reply);
+        /* Starts nothing: answered here and now (its numbers were
+         * checked on the way in, so the text needs no second check). */
+        char text[320];
+        int n = snprintf(text, sizeof text,
+                         "{\"type\":\"result\",\"task\":%llu,\"attempt\":%u,"
+                         "\"state\":\"succeeded\",\"exit_code\":0,\"wall_ns\":0,"
+                         "\"user_ns\":0,\"system_ns\":0,\"max_rss_kb\":0,"
+                         "\"out_total\":0,\"err_total\":0}",
+                         (unsigned long long)task, attempt);
+        rp__wsconn_send(p->c, false, text, (size_t)n);
         return;
     }
     a = rp_xcalloc(1, sizeof *a);
@@ -805,7 +853,7 @@ on_message(void *ud, rp__wsconn *c, enum rp__ws_frame kind, unsigned char *data,
     p->last_rx_ns = rp__now_ns();
     if (kind == RP__WS_OVERSIZED) {
         char buf[120];
-        snprintf(buf, sizeof buf, "a frame of more than %zu bytes (the limit)",
+        snprintf(buf, sizeof buf, "a message of more than %zu bytes (the limit)",
                  w->opt->max_frame);
         fatal(p, "too_big", buf);
         return;
@@ -897,8 +945,11 @@ on_closed(void *ud, rp__wsconn *c, const char *why)
 
     if (p == NULL)
         return;
-    if (p->greeted)
-        logf_("%s: coordinator %s gone: %s", rp__wsconn_peer(c), p->node, why);
+    if (p->greeted) {
+        char name[256];
+        logf_("%s: coordinator %s gone: %s", rp__wsconn_peer(c),
+              shown(p->node, name, sizeof name), why);
+    }
     while (p->atts != NULL) {
         struct watt *a = p->atts;
         if (a->st == A_RUNNING) {

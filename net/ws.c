@@ -63,7 +63,7 @@ struct rp__wsconn {
     unsigned char *rx;
     size_t rx_len, rx_cap;
     bool rx_binary, rx_skip;
-    bool open, dead, in_connect, aborting;
+    bool open, dead, in_connect, aborting, in_write;
     char cert_error[160];           /* server with a CA: why the client's
                                        certificate does not do */
     uint16_t close_code;            /* != 0: closing after the queue */
@@ -177,6 +177,21 @@ rp__wsconn_backlog(const rp__wsconn *c)
 static void
 queue_frame(rp__wsconn *c, struct frame *f)
 {
+    /* Nothing waiting before it, on the service thread, socket ready:
+     * out now, without a trip through poll (a round trip's latency is
+     * mostly such trips). lws buffers what the socket does not take. */
+    if (c->out_head == NULL && c->wsi != NULL && c->open && !c->in_write &&
+        rp__ws_on_thread(c->ws) && !lws_send_pipe_choked(c->wsi)) {
+        int n = lws_write(c->wsi, f->buf + LWS_PRE, f->len,
+                          f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+        if (n >= 0 && (size_t)n >= f->len) {
+            free(f);
+            return;
+        }
+        free(f);
+        rp__wsconn_abort(c);        /* a failed write: the connection is gone */
+        return;
+    }
     f->next = NULL;
     if (c->out_tail != NULL)
         c->out_tail->next = f;
@@ -245,8 +260,21 @@ rp__wsconn_abort(rp__wsconn *c)
 
 /* WRITEABLE: as many queued frames as the socket takes now. Returns -1
  * to have lws close the connection. */
+static int write_queued(rp__wsconn *c);
+
 static int
 write_some(rp__wsconn *c)
+{
+    int rc;
+
+    c->in_write = true;
+    rc = write_queued(c);
+    c->in_write = false;
+    return rc;
+}
+
+static int
+write_queued(rp__wsconn *c)
 {
     for (int i = 0; i < WRITE_BURST && c->out_head != NULL; i++) {
         struct frame *f = c->out_head;
@@ -386,6 +414,21 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
             run_posts(ws);
         return 0;
 
+
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        /* Only clients that ask for our subprotocol: lws would serve one
+         * that names none with its first protocol. */
+        char proto[128];
+        if (lws_hdr_copy(wsi, proto, sizeof proto, WSI_TOKEN_PROTOCOL) <= 0 ||
+            strstr(proto, RP_WS_SUBPROTOCOL) == NULL) {
+            char peer[64];
+            peer_name(lws_get_socket_fd(wsi), peer, sizeof peer);
+            fprintf(stderr, "repartir: %s: refused: the WebSocket subprotocol must be %s\n",
+                    peer, RP_WS_SUBPROTOCOL);
+            return -1;
+        }
+        return 0;
+    }
 
     case LWS_CALLBACK_ESTABLISHED:    /* server side */
         c = conn_new(ws);

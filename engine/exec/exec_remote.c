@@ -63,6 +63,7 @@ struct attempt {
     uint32_t seq[2];                /* next stdout, stderr chunk */
     struct rp__bytes out, err;
     size_t cap;                     /* capture limit of each stream */
+    size_t max_frame;
 };
 
 struct link {
@@ -674,33 +675,74 @@ on_tick(void *ud)
 
 /* ---- submitting (any thread -> ws thread) ---- */
 
+/* The submit message of attempt a: its numbers, then the description as
+ * made once per description (and checked once: a description a worker
+ * would refuse, such as one with a 70 KiB argument, fails its task here
+ * rather than the whole connection there). NULL with *why if refused. */
+static char *
+submit_text(struct attempt *a, size_t *len, char **why)
+{
+    struct rp_task *spec = a->t->spec;
+    char head[256], *text;
+    int n;
+
+    if (spec->wire == NULL && spec->wire_refused == NULL) {
+        char *json = rp__task_spec_json(spec);
+        spec->wire = json;
+        spec->wire_len = strlen(json);
+    }
+    n = snprintf(head, sizeof head,
+                 "{\"type\":\"submit\",\"task\":%llu,\"attempt\":%u,\"job\":%llu,"
+                 "\"shard\":%u,\"total_shards\":%u,",
+                 (unsigned long long)a->id, a->attempt,
+                 (unsigned long long)a->t->job->node.id, a->t->shard, a->t->total_shards);
+    if (spec->stdin_len != 0)
+        n += snprintf(head + n, sizeof head - (size_t)n, "\"stdin_size\":%zu,",
+                      spec->stdin_len);
+    text = rp_xmalloc((size_t)n + 8 + spec->wire_len + 2);
+    memcpy(text, head, (size_t)n);
+    memcpy(text + n, "\"spec\":", 7);
+    memcpy(text + n + 7, spec->wire, spec->wire_len);
+    memcpy(text + n + 7 + spec->wire_len, "}", 2);
+    *len = (size_t)n + 7 + spec->wire_len + 1;
+    if (spec->wire_refused == NULL && spec->wire != NULL && !spec->wire_checked) {
+        rp_msg m;
+        enum rp_proto_error code;
+        char *reason = NULL;
+        if (rp__msg_decode(text, *len, a->max_frame, &m, &code, &reason) == RP_OK) {
+            rp__msg_free(&m);
+            spec->wire_checked = true;
+        } else {
+            spec->wire_refused = reason;
+        }
+    }
+    if (spec->wire_refused != NULL) {
+        free(text);
+        *why = rp__sprintf("a worker would refuse its description: %s", spec->wire_refused);
+        return NULL;
+    }
+    return text;
+}
+
 static void
 send_submit(struct remote *r, struct link *l, struct attempt *a)
 {
     const struct rp_task *spec = a->t->spec;
-    cJSON *m = cJSON_CreateObject(), *js;
-    char *json = rp__task_spec_json(spec);
+    size_t len;
+    char *why = NULL, *text = submit_text(a, &len, &why);
 
-    js = cJSON_Parse(json);
-    free(json);
-    cJSON_AddStringToObject(m, "type", "submit");
-    cJSON_AddNumberToObject(m, "task", (double)a->id);
-    cJSON_AddNumberToObject(m, "attempt", a->attempt);
-    cJSON_AddNumberToObject(m, "job", (double)a->t->job->node.id);
-    cJSON_AddNumberToObject(m, "shard", a->t->shard);
-    cJSON_AddNumberToObject(m, "total_shards", a->t->total_shards);
-    cJSON_AddItemToObject(m, "spec", js != NULL ? js : cJSON_CreateObject());
-    if (spec->stdin_len != 0)
-        cJSON_AddNumberToObject(m, "stdin_size", (double)spec->stdin_len);
-    if (!rp__wsconn_send_msg(l->c, m)) {
+    (void)r;
+    if (text == NULL) {
         struct rp__outcome o;
         memset(&o, 0, sizeof o);
         o.end = RP__END_SPAWN_FAILED;
         o.exit_code = -1;
-        o.error = rp_xstrdup("its description cannot be sent to a worker (see the log)");
+        o.error = why;
         att_end(r, a, &o);
         return;
     }
+    rp__wsconn_send(l->c, false, text, len);
+    free(text);
     for (size_t off = 0, seq = 0; off < spec->stdin_len; seq++) {
         struct rp_chunk ch = { RP_CHUNK_STDIN, 0, a->id, a->attempt, (uint32_t)seq, NULL, 0 };
         unsigned char head[RP_PROTO_CHUNK_HEADER];
@@ -730,6 +772,7 @@ submit_on_thread(struct remote *r, struct rp__task *t)
     a->attempt = t->attempts;
     a->link = li;
     a->cap = t->spec->capture_limit;
+    a->max_frame = r->max_frame ? r->max_frame : RP_PROTO_MAX_FRAME_DEFAULT;
     r->running++;
     r->started_total++;
     if (l == NULL || l->st != L_UP || l->c == NULL) {
