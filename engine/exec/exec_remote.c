@@ -538,8 +538,10 @@ on_message(void *ud, rp__wsconn *c, enum rp__ws_frame kind, unsigned char *data,
         free(why);
         return;
     }
+    /* Before welcome only welcome or error; welcome only then. */
     if (!(rp__msg_type_senders(m.type) & RP_PROTO_FROM_WORKER) ||
-        (l->st == L_HELLO) != (m.type == RP_MSG_WELCOME || m.type == RP_MSG_ERROR)) {
+        (l->st == L_HELLO && m.type != RP_MSG_WELCOME && m.type != RP_MSG_ERROR) ||
+        (l->st != L_HELLO && m.type == RP_MSG_WELCOME)) {
         char buf[160];
         snprintf(buf, sizeof buf, "%s is not expected from a worker %s",
                  rp__msg_type_name(m.type), l->st == L_HELLO ? "before welcome" : "now");
