@@ -13,6 +13,7 @@
 #include <repartir.h>
 
 #include "cli/cli.h"
+#include "cli/remote.h"
 #include "engine/alloc.h"
 #include "tui/console.h"
 #include "tui/source.h"
@@ -33,7 +34,8 @@
     FLAG(DEMO, "demo",                                                        \
          "submit a mixed demo workload to watch (in a store of its own,\n"   \
          "        removed at the end, unless --state-dir)")                   \
-    FLAG(FORGET, "forget", "do not load or save the remembered theme, sort, filter and pane")
+    FLAG(FORGET, "forget", "do not load or save the remembered theme, sort, filter and pane") \
+    RP_CLI_REMOTE_OPTIONS(VALUE, FLAG)
 
 enum console_option_id {
 #define CONSOLE_VALUE_ID(id, name, arg, help) CONSOLE_OPT_##id,
@@ -101,6 +103,7 @@ rp_cli_console(int argc, char **argv)
     struct rp_cli_args args = { .command = "console", .options = console_options,
                                 .n_options = CONSOLE_OPT_COUNT, .argc = argc, .argv = argv };
     struct rp_console_options opt = { .remember = true };
+    struct rp_cli_remote remote = { .n = 0 };
     rp_pool_config cfg;
     rp_console_source *src;
     const char *value, *state_dir = NULL;
@@ -160,6 +163,15 @@ rp_cli_console(int argc, char **argv)
         case CONSOLE_OPT_FORGET:
             opt.remember = false;
             break;
+        case CONSOLE_OPT_WORKER:
+        case CONSOLE_OPT_TLS_CA:
+        case CONSOLE_OPT_TLS_CERT:
+        case CONSOLE_OPT_TLS_KEY:
+        case CONSOLE_OPT_TOKEN_FILE:
+        case CONSOLE_OPT_INSECURE:
+            if (!rp_cli_remote_set(&remote, "console", console_options[id].name, value))
+                return RP_EXIT_USAGE;
+            break;
         default:
             return RP_EXIT_USAGE;
         }
@@ -176,6 +188,10 @@ rp_cli_console(int argc, char **argv)
         rp_cli_error("console: needs a terminal (stdin and stdout); "
                      "`repartir run` and `repartir help` work without one");
         return RP_EXIT_ERROR;
+    }
+    if (!rp_cli_remote_apply(&remote, "console", &cfg)) {
+        rp_cli_remote_free(&remote);
+        return RP_EXIT_USAGE;
     }
     /* The demo's tasks mostly sleep: give it room to show several at once. */
     if (opt.demo && cfg.cpu_workers == 0)
@@ -206,6 +222,7 @@ rp_cli_console(int argc, char **argv)
     rc = rc == 0 ? RP_EXIT_OK : rc >= 128 ? rc : RP_EXIT_ERROR;
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 out:
+    rp_cli_remote_free(&remote);
     if (demo_dir != NULL)
         nftw(demo_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(demo_dir);

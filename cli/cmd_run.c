@@ -32,6 +32,7 @@
 #include <repartir.h>
 
 #include "cli/cli.h"
+#include "cli/remote.h"
 #include "cli/report.h"
 #include "engine/alloc.h"
 
@@ -75,7 +76,11 @@
              "the command saves checkpoints ($REPARTIR_CHECKPOINT_FILE,\n"    \
              "        docs/cli.md), reminded by SIGUSR1 every MS ms (1-86400000;\n" \
              "        default 30000). The job is kept in a store: --state-dir's,\n" \
-             "        or the default one")
+             "        or the default one")                                 \
+    FLAG(REMOTE, "remote",                                                    \
+         "run the tasks only on the --worker daemons (without it they run\n" \
+         "        here and there, wherever a slot is free first)")          \
+    RP_CLI_REMOTE_OPTIONS(VALUE, FLAG)
 
 enum run_option_id {
 #define RUN_VALUE_ID(id, name, arg, help) RUN_OPT_##id,
@@ -138,6 +143,8 @@ struct run_args {
     size_t n_env;
     const char *cwd;            /* NULL = ours */
     const char *state_dir;      /* --state-dir; NULL = none given */
+    struct rp_cli_remote remote;
+    bool remote_only;           /* --remote */
     bool checkpoint;            /* --checkpoint */
     unsigned checkpoint_ms;     /* its value; 0 = the pool's default */
     char **command;             /* BIN ARGS..., n_command of them */
@@ -295,6 +302,16 @@ apply_option(struct run_args *a, int id, const char *value)
             return false;
         a->checkpoint_ms = (unsigned)n;
         return true;
+    case RUN_OPT_REMOTE:
+        a->remote_only = true;
+        return true;
+    case RUN_OPT_WORKER:
+    case RUN_OPT_TLS_CA:
+    case RUN_OPT_TLS_CERT:
+    case RUN_OPT_TLS_KEY:
+    case RUN_OPT_TOKEN_FILE:
+    case RUN_OPT_INSECURE:
+        return rp_cli_remote_set(&a->remote, "run", o->name, value);
     case RUN_OPT_COUNT:
         break;
     }
@@ -466,6 +483,8 @@ build_task(const struct run_args *a, rp_task **out /* OUT */)
         goto fail;
     if (a->checkpoint && (s = rp_task_set_checkpoint(t, true, a->checkpoint_ms)) != RP_OK)
         goto fail;
+    if (a->remote_only && (s = rp_task_set_backend(t, RP_BACKEND_REMOTE)) != RP_OK)
+        goto fail;
     *out = t;
     return RP_OK;
 
@@ -491,7 +510,7 @@ note_job(const struct rp_cli_job *j, const char *state_dir)
 /* Runs the job the command line describes, on a durable pool when
  * state_dir is not NULL; returns the exit status. */
 static int
-run_job(const struct run_args *a, const char *state_dir)
+run_job(struct run_args *a, const char *state_dir)
 {
     struct rp_cli_job job;
     rp_subscription *sub = NULL;
@@ -503,7 +522,7 @@ run_job(const struct run_args *a, const char *state_dir)
     rp_cli_job_init(&job, NULL, a->shards);
     /* Before anything runs, so no signal can end us with children left. */
     rp_cli_catch_interrupts();
-    if ((rc = rp_cli_pool_open("run", a->workers, state_dir, &pool)) != RP_EXIT_OK)
+    if ((rc = rp_cli_pool_open("run", a->workers, state_dir, &a->remote, &pool)) != RP_EXIT_OK)
         goto out;
     rc = RP_EXIT_ERROR;
     job.pool = pool;
@@ -555,7 +574,17 @@ rp_cli_run(int argc, char **argv)
 
     if (!parse_args(argc, argv, &a))
         goto out;
-    if (!check_binary(a.command[0], a.cwd))
+    if (a.remote_only && a.remote.n == 0) {
+        rp_cli_error("run: --remote needs at least one --worker");
+        goto out;
+    }
+    if (a.remote_only && a.checkpoint) {
+        rp_cli_error("run: --checkpoint tasks run here only (checkpoints of remote tasks "
+                     "are not kept yet)");
+        goto out;
+    }
+    /* A remote-only command is looked for there, not here. */
+    if (!a.remote_only && !check_binary(a.command[0], a.cwd))
         goto out;
     /* --checkpoint needs a store to keep the checkpoints in. */
     if (a.state_dir != NULL || a.checkpoint) {
@@ -569,5 +598,6 @@ rp_cli_run(int argc, char **argv)
 out:
     free(state_dir);
     free(a.env);
+    rp_cli_remote_free(&a.remote);
     return rc;
 }

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/remote.h"
 #include "engine/alloc.h"
 
 /* How long the main thread blocks before it looks at `interrupted` again:
@@ -80,7 +81,8 @@ rp_cli_interrupted(void)
 /* ---- the pool ---- */
 
 int
-rp_cli_pool_open(const char *command, int workers, const char *state_dir, rp_pool **out)
+rp_cli_pool_open(const char *command, int workers, const char *state_dir,
+                 struct rp_cli_remote *remote, rp_pool **out)
 {
     rp_pool_config cfg;
     rp_status s;
@@ -89,6 +91,8 @@ rp_cli_pool_open(const char *command, int workers, const char *state_dir, rp_poo
     rp_pool_config_init(&cfg);
     cfg.cpu_workers = workers;
     cfg.state_dir = state_dir;
+    if (remote != NULL && !rp_cli_remote_apply(remote, command, &cfg))
+        return RP_EXIT_USAGE;
     s = rp_pool_create_why(&cfg, out, &why);
     if (s == RP_OK)
         return RP_EXIT_OK;

@@ -27,7 +27,11 @@ int rp_cli_interrupted(void);
  * (another pool holds the state dir, the store cannot be opened, no
  * threads). `command` names the command in messages. The caller shuts
  * *out down with rp_pool_shutdown. */
+struct rp_cli_remote;
+/* remote (may be NULL): --worker & co. (cli/remote.h), applied to the
+ * pool; RP_EXIT_USAGE if they do not check out. */
 int rp_cli_pool_open(const char *command, int workers, const char *state_dir,
+                     struct rp_cli_remote *remote,
                      rp_pool **out /* OUT */);
 
 /* One line on stderr when the durable pool recovered unfinished work from
