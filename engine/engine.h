@@ -69,6 +69,15 @@ struct rp_task {
     size_t wire_len;
     char *wire_refused;
     bool wire_checked;
+    char *wire_files;               /* the submit's "files" array, or NULL */
+    /* rp_task_add_file: shipped to the worker that runs it */
+    struct rp__file {
+        char *path, *name;
+        char sha256[65];
+        uint64_t size;
+        unsigned mode;
+    } *files;
+    unsigned nfiles;
     /* recorded for later layers */
     char *name;
     char **data_deps;
@@ -266,6 +275,12 @@ size_t rp__env_key_len(const char *kv);
  * back. Parsing errors: RP_ERR_CORRUPT (damaged), RP_ERR_UNSUPPORTED (a
  * function task, or a newer format), with *why. */
 char *rp__task_spec_json(const struct rp_task *t);
+/* The same without what only this host knows (its shipped files' paths):
+ * the description a worker gets. */
+char *rp__task_spec_json_wire(const struct rp_task *t);
+/* Appends a shipped file as it was checked (recovery, codec). */
+void rp__task_add_file_checked(struct rp_task *t, const char *path, const char *name,
+                               const char *sha256, uint64_t size, unsigned mode);
 rp_status rp__task_spec_parse(const char *json, const void *stdin_data, size_t stdin_len,
                               struct rp_task **out /* OUT */, char **why /* OUT */);
 /* A description that never runs, standing for one recovery could not use:

@@ -511,7 +511,9 @@ pop_ready(struct exec_slot *x)
 static unsigned
 home_exec(const struct rp__task *t)
 {
-    return t->spec->backend == RP_BACKEND_REMOTE ? RP__EXEC_REMOTE : (unsigned)t->spec->kind;
+    return t->spec->backend == RP_BACKEND_REMOTE || t->spec->nfiles != 0
+               ? RP__EXEC_REMOTE
+               : (unsigned)t->spec->kind;
 }
 
 static void
@@ -885,9 +887,11 @@ submit(rp__engine *e, rp_task *t, unsigned shards, rp_task_id origin, rp_task_id
 
     *why = NULL;
     if ((t->checkpoint && e->journal == NULL) ||
-        (t->backend == RP_BACKEND_REMOTE && !remote_capable(t))) {
+        ((t->backend == RP_BACKEND_REMOTE || t->nfiles != 0) && !remote_capable(t)) ||
+        (t->nfiles != 0 && t->backend == RP_BACKEND_CPU)) {
         /* No store to keep checkpoints in; a function (code of this
-         * process) or a checkpointing task cannot run remotely. */
+         * process) or a checkpointing task cannot run remotely; shipped
+         * files are for remote workers only. */
         rp_task_free(t);
         return RP_ERR_UNSUPPORTED;
     }

@@ -7,10 +7,13 @@
  */
 #include "engine/engine.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/alloc.h"
+#include "net/proto.h"
+#include "net/workdir.h"
 
 #define DEFAULT_GRACE_MS 2000u
 #define DEFAULT_BACKOFF_BASE_MS 100u
@@ -309,6 +312,45 @@ rp_task_add_data_dep(rp_task *t, const char *key)
     return RP_OK;
 }
 
+#define MAX_FILES 256               /* docs/protocol.md: `files` entries */
+
+void
+rp__task_add_file_checked(struct rp_task *t, const char *path, const char *name,
+                          const char *sha256, uint64_t size, unsigned mode)
+{
+    struct rp__file *f;
+
+    t->files = rp_xrealloc(t->files, (t->nfiles + 1) * sizeof *t->files);
+    f = &t->files[t->nfiles++];
+    f->path = rp_xstrdup(path);
+    f->name = rp_xstrdup(name);
+    snprintf(f->sha256, sizeof f->sha256, "%s", sha256);
+    f->size = size;
+    f->mode = mode & 0777;
+}
+
+rp_status
+rp_task_add_file(rp_task *t, const char *path, const char *name)
+{
+    char sha[65], *why = NULL;
+    uint64_t size;
+    unsigned mode;
+    rp_status s;
+
+    if (t == NULL || path == NULL || name == NULL || !is_process(t) ||
+        !rp__proto_safe_name(name) || t->nfiles >= MAX_FILES)
+        return RP_ERR_INVALID;
+    for (unsigned i = 0; i < t->nfiles; i++)
+        if (strcmp(t->files[i].name, name) == 0)
+            return RP_ERR_INVALID;
+    if ((s = rp__file_sha256(path, sha, &size, &mode, &why)) != RP_OK) {
+        free(why);
+        return s;
+    }
+    rp__task_add_file_checked(t, path, name, sha, size, mode);
+    return RP_OK;
+}
+
 rp_status
 rp_task_set_checkpoint(rp_task *t, bool on, unsigned interval_ms)
 {
@@ -338,6 +380,12 @@ spec_free(rp_task *t)
     free(t->name);
     free(t->wire);
     free(t->wire_refused);
+    free(t->wire_files);
+    for (unsigned i = 0; i < t->nfiles; i++) {
+        free(t->files[i].path);
+        free(t->files[i].name);
+    }
+    free(t->files);
     free(t);
 }
 

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "engine/alloc.h"
+#include "net/proto.h"
 
 #define CODEC_VERSION 1
 
@@ -51,8 +52,8 @@ add_strings(cJSON *o, const char *name, char *const *v, unsigned n)
         cJSON_AddItemToArray(a, cJSON_CreateString(v[i]));
 }
 
-char *
-rp__task_spec_json(const struct rp_task *t)
+static char *
+spec_json(const struct rp_task *t, bool wire)
 {
     cJSON *o = cJSON_CreateObject();
     char *text;
@@ -80,6 +81,18 @@ rp__task_spec_json(const struct rp_task *t)
         cJSON_AddNumberToObject(o, "capture_limit", (double)t->capture_limit);
         cJSON_AddBoolToObject(o, "checkpoint", t->checkpoint);
         cJSON_AddNumberToObject(o, "checkpoint_interval_ms", t->checkpoint_interval_ms);
+        if (t->nfiles != 0 && !wire) {
+            cJSON *files = cJSON_AddArrayToObject(o, "files");
+            for (unsigned i = 0; i < t->nfiles; i++) {
+                cJSON *f = cJSON_CreateObject();
+                cJSON_AddStringToObject(f, "name", t->files[i].name);
+                cJSON_AddStringToObject(f, "path", t->files[i].path);
+                cJSON_AddStringToObject(f, "sha256", t->files[i].sha256);
+                cJSON_AddNumberToObject(f, "size", (double)t->files[i].size);
+                cJSON_AddNumberToObject(f, "mode", t->files[i].mode);
+                cJSON_AddItemToArray(files, f);
+            }
+        }
         cJSON *limits = cJSON_AddObjectToObject(o, "limits");
         for (unsigned i = 0; i < RP__LIMIT_COUNT; i++) {
             if (t->limits_set & (1u << i)) {
@@ -95,6 +108,18 @@ rp__task_spec_json(const struct rp_task *t)
     if (text == NULL)
         rp__out_of_memory(0);            /* cJSON fails only for memory */
     return text;
+}
+
+char *
+rp__task_spec_json(const struct rp_task *t)
+{
+    return spec_json(t, false);
+}
+
+char *
+rp__task_spec_json_wire(const struct rp_task *t)
+{
+    return spec_json(t, true);
 }
 
 /* ---- parsing ---- */
@@ -288,6 +313,34 @@ parse_process(struct parse *p, rp_task *t)
     return true;
 }
 
+/* "files" (optional): what rp_task_add_file recorded, taken as it was
+ * checked then (a file changed since fails its task when it is sent). */
+static bool
+parse_files(struct parse *p, struct rp_task *t)
+{
+    const cJSON *files = cJSON_GetObjectItemCaseSensitive(p->o, "files"), *f;
+
+    if (files == NULL)
+        return true;
+    if (!cJSON_IsArray(files) || cJSON_GetArraySize(files) > 256)
+        return fail(p, "\"%s\" is not a list of at most 256", "files");
+    cJSON_ArrayForEach(f, files) {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "name"),
+                    *path = cJSON_GetObjectItemCaseSensitive(f, "path"),
+                    *sha = cJSON_GetObjectItemCaseSensitive(f, "sha256"),
+                    *size = cJSON_GetObjectItemCaseSensitive(f, "size"),
+                    *mode = cJSON_GetObjectItemCaseSensitive(f, "mode");
+        if (!cJSON_IsString(name) || !rp__proto_safe_name(name->valuestring) ||
+            !cJSON_IsString(path) || !cJSON_IsString(sha) || strlen(sha->valuestring) != 64 ||
+            !cJSON_IsNumber(size) || size->valuedouble < 0 || size->valuedouble > 0x1p53 ||
+            !cJSON_IsNumber(mode) || mode->valuedouble < 0 || mode->valuedouble > 07777)
+            return fail(p, "\"%s\" has a bad entry", "files");
+        rp__task_add_file_checked(t, path->valuestring, name->valuestring, sha->valuestring,
+                                  (uint64_t)size->valuedouble, (unsigned)mode->valuedouble);
+    }
+    return true;
+}
+
 rp_status
 rp__task_spec_parse(const char *json, const void *stdin_data, size_t stdin_len,
                     struct rp_task **out, char **why)
@@ -341,7 +394,7 @@ rp__task_spec_parse(const char *json, const void *stdin_data, size_t stdin_len,
     t = rp_task_new(cJSON_GetArrayItem(argv, 0)->valuestring);
     /* argv[0] is there already: parse the rest through a shifted copy. */
     cJSON_DeleteItemFromArray(cJSON_GetObjectItemCaseSensitive(o, "argv"), 0);
-    if (!parse_process(&p, t))
+    if (!parse_process(&p, t) || !parse_files(&p, t))
         goto out;
 common:
     if (!get_enum(&p, "priority", priority_names, RP_PRIORITY_COUNT, RP_PRIORITY_NORMAL, &prio) ||

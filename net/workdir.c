@@ -429,3 +429,52 @@ rp__allow_program(const char *const *prefixes, size_t n, const char *path, char 
                        real);
     return false;
 }
+
+rp_status
+rp__file_sha256(const char *path, char hex[65], uint64_t *size, unsigned *mode, char **why)
+{
+    unsigned char buf[1 << 16], digest[EVP_MAX_MD_SIZE];
+    unsigned dlen = 0;
+    struct stat st;
+    EVP_MD_CTX *md = NULL;
+    uint64_t total = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    rp_status status = RP_ERR_IO;
+
+    *why = NULL;
+    if (fd < 0) {
+        *why = rp__sprintf("cannot open %s: %s", path, strerror(errno));
+        return RP_ERR_IO;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        *why = rp__sprintf("%s is not a regular file", path);
+        close(fd);
+        return RP_ERR_INVALID;
+    }
+    md = EVP_MD_CTX_new();
+    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+        rp__out_of_memory(0);
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            *why = rp__sprintf("cannot read %s: %s", path, strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        EVP_DigestUpdate(md, buf, (size_t)n);
+        total += (uint64_t)n;
+    }
+    EVP_DigestFinal_ex(md, digest, &dlen);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    *size = total;
+    *mode = (unsigned)st.st_mode & 0777;
+    status = RP_OK;
+out:
+    EVP_MD_CTX_free(md);
+    close(fd);
+    return status;
+}

@@ -74,4 +74,10 @@ void rp__workdir_unstage(rp_workdir *w, const char *run);
 bool rp__allow_program(const char *const *prefixes, size_t n, const char *path,
                        char **why /* OUT */);
 
+/* The SHA-256 (64 lowercase hex), size and permission bits of the
+ * regular file at path, read through once. RP_ERR_IO (cannot open or
+ * read) or RP_ERR_INVALID (not a regular file) with *why. Any thread. */
+rp_status rp__file_sha256(const char *path, char hex[65], uint64_t *size, unsigned *mode,
+                          char **why /* OUT */);
+
 #endif /* RP_NET_WORKDIR_H */

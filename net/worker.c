@@ -1254,7 +1254,7 @@ rp_worker_main(int argc, char **argv)
     }
     {
         struct rp__ws_config cfg;
-        struct rp__ws_handler h = { &w, on_opened, on_message, on_closed, on_tick };
+        struct rp__ws_handler h = { &w, on_opened, on_message, on_closed, on_tick, NULL };
         memset(&cfg, 0, sizeof cfg);
         cfg.bind_host = ep.host;
         cfg.port = ep.port;

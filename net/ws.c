@@ -296,6 +296,13 @@ write_queued(rp__wsconn *c)
         lws_callback_on_writable(c->wsi);
         return 0;
     }
+    if (c->close_code == 0 && c->ws->h.drained != NULL) {
+        c->ws->h.drained(c->ws->h.ud, c);
+        if (c->out_head != NULL) {
+            lws_callback_on_writable(c->wsi);
+            return 0;
+        }
+    }
     if (c->close_code != 0) {
         lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
                          (unsigned char *)c->close_reason, strlen(c->close_reason));

@@ -45,6 +45,8 @@ struct rp__ws_handler {
     void (*closed)(void *ud, rp__wsconn *c, const char *why);
     /* Every tick_ms, if tick_ms > 0. */
     void (*tick)(void *ud);
+    /* Everything queued on c has been written (may be NULL). */
+    void (*drained)(void *ud, rp__wsconn *c);
 };
 
 struct rp__ws_config {

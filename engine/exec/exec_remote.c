@@ -35,6 +35,8 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
 
 #include "engine/alloc.h"
 #include "engine/clock.h"
@@ -66,7 +68,19 @@ struct attempt {
     size_t max_frame;
 };
 
+/* A file a worker asked for (need_file), being sent or next in line. */
+struct fsend {
+    struct fsend *next;
+    char sha[65];
+    char *path;
+    uint64_t size, off;
+    uint32_t seq;
+    int fd;                         /* -1 until opened */
+    EVP_MD_CTX *md;                 /* what was sent, hashed as it goes */
+};
+
 struct link {
+    struct fsend *files;            /* asked for; the first is being sent */
     unsigned index;
     char addr[280];
     struct rp_endpoint ep;
@@ -207,6 +221,178 @@ att_lost(struct remote *r, struct attempt *a, const char *why)
     att_end(r, a, &o);
 }
 
+/* ---- shipped files ---- */
+
+static void link_down(struct remote *r, struct link *l, const char *why);
+static void send_simple(rp__wsconn *c, const char *type, rp_task_id id, unsigned attempt);
+
+#define FILE_CHUNK (256 * 1024)
+#define FILE_BACKLOG (4u << 20)     /* queued bytes before we wait */
+
+static void
+fsend_free(struct fsend *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    EVP_MD_CTX_free(f->md);
+    free(f->path);
+    free(f);
+}
+
+/* The attempts on l that need the file of this hash fail with why. */
+static void
+files_fail(struct remote *r, struct link *l, const char *sha, const char *why)
+{
+    for (struct attempt *a = l->atts, *next; a != NULL; a = next) {
+        const struct rp_task *spec = a->t->spec;
+        bool uses = false;
+        next = a->lnext;
+        for (unsigned i = 0; i < spec->nfiles && !uses; i++)
+            uses = strcmp(spec->files[i].sha256, sha) == 0;
+        if (uses) {
+            struct rp__outcome o;
+            memset(&o, 0, sizeof o);
+            o.end = RP__END_SPAWN_FAILED;
+            o.exit_code = -1;
+            o.error = rp_xstrdup(why);
+            if (l->c != NULL)
+                send_simple(l->c, "cancel", a->id, a->attempt);
+            att_end(r, a, &o);
+        }
+    }
+}
+
+
+/* Sends what the worker asked for while the connection takes it. */
+static void
+files_pump(struct remote *r, struct link *l)
+{
+    static unsigned char buf[FILE_CHUNK];
+
+    while (l->files != NULL && l->c != NULL && rp__wsconn_backlog(l->c) < FILE_BACKLOG) {
+        struct fsend *f = l->files;
+        unsigned char head[RP_PROTO_CHUNK_HEADER], *p = buf;
+        size_t room = FILE_CHUNK, n = 0;
+        struct rp_chunk ch = { RP_CHUNK_FILE, 0, 0, 0, f->seq, NULL, 0 };
+
+        if (f->fd < 0) {
+            f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+            f->md = EVP_MD_CTX_new();
+            if (f->md == NULL || EVP_DigestInit_ex(f->md, EVP_sha256(), NULL) != 1)
+                rp__out_of_memory(0);
+            if (f->fd < 0) {
+                char why[600];
+                snprintf(why, sizeof why, "cannot open the shipped file %s: %s", f->path,
+                         strerror(errno));
+                l->files = f->next;
+                files_fail(r, l, f->sha, why);
+                fsend_free(f);
+                continue;
+            }
+        }
+        if (f->seq == 0) {
+            for (int i = 0; i < 32; i++) {
+                unsigned v;
+                sscanf(f->sha + 2 * i, "%2x", &v);
+                buf[i] = (unsigned char)v;
+            }
+            p += 32;
+            room -= 32;
+        }
+        while (n < room && f->off + n < f->size) {
+            size_t want = room - n;
+            ssize_t got;
+            if (want > f->size - f->off - n)
+                want = (size_t)(f->size - f->off - n);
+            got = read(f->fd, p + n, want);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0)
+                break;
+            n += (size_t)got;
+        }
+        EVP_DigestUpdate(f->md, p, n);
+        f->off += n;
+        bool last = f->off == f->size;
+        if (n == 0 && !last) {
+            /* Shorter than when it was added: the worker holds half a
+             * file, so the connection goes (it drops the half). */
+            char why[600];
+            snprintf(why, sizeof why, "the shipped file %s changed since it was added", f->path);
+            l->files = f->next;
+            files_fail(r, l, f->sha, why);
+            fsend_free(f);
+            rp__wsconn_send_error(l->c, "internal", true, why, 0, 0);
+            link_down(r, l, why);
+            return;
+        }
+        if (last) {
+            unsigned char digest[EVP_MAX_MD_SIZE];
+            unsigned dlen = 0;
+            char hex[65];
+            EVP_DigestFinal_ex(f->md, digest, &dlen);
+            for (unsigned i = 0; i < 32; i++)
+                snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+            if (strcmp(hex, f->sha) != 0) {
+                char why[600];
+                snprintf(why, sizeof why, "the shipped file %s changed since it was added "
+                         "(its SHA-256 differs)", f->path);
+                l->files = f->next;
+                files_fail(r, l, f->sha, why);
+                fsend_free(f);
+                rp__wsconn_send_error(l->c, "internal", true, why, 0, 0);
+                link_down(r, l, why);
+                return;
+            }
+            ch.flags = RP_CHUNK_LAST;
+        }
+        rp__chunk_header(&ch, head);
+        rp__wsconn_send2(l->c, head, sizeof head, buf, (size_t)(p - buf) + n);
+        f->seq++;
+        if (last) {
+            l->files = f->next;
+            fsend_free(f);
+        }
+    }
+}
+
+static void
+on_need_file(struct remote *r, struct link *l, const char *sha)
+{
+    struct fsend **tail = &l->files, *f;
+
+    for (f = l->files; f != NULL; f = f->next) {
+        if (strcmp(f->sha, sha) == 0)
+            return;                 /* on its way */
+        tail = &f->next;
+    }
+    for (struct attempt *a = l->atts; a != NULL; a = a->lnext) {
+        const struct rp_task *spec = a->t->spec;
+        for (unsigned i = 0; i < spec->nfiles; i++) {
+            if (strcmp(spec->files[i].sha256, sha) == 0) {
+                f = rp_xcalloc(1, sizeof *f);
+                snprintf(f->sha, sizeof f->sha, "%s", sha);
+                f->path = rp_xstrdup(spec->files[i].path);
+                f->size = spec->files[i].size;
+                f->fd = -1;
+                *tail = f;
+                files_pump(r, l);
+                return;
+            }
+        }
+    }
+    /* None of ours: an attempt that ended meanwhile. */
+}
+
+static void
+on_drained(void *ud, rp__wsconn *c)
+{
+    struct link *l = rp__wsconn_user(c);
+
+    if (l != NULL && l->files != NULL)
+        files_pump(ud, l);
+}
+
 /* ---- links ---- */
 
 static void
@@ -241,6 +427,11 @@ link_down(struct remote *r, struct link *l, const char *why)
         rp__wsconn_set_user(l->c, NULL);
         rp__wsconn_abort(l->c);
         l->c = NULL;
+    }
+    while (l->files != NULL) {
+        struct fsend *f = l->files;
+        l->files = f->next;
+        fsend_free(f);
     }
     /* The engine first stops counting its slots, then gets its attempts
      * back, so none of them is given to it again. */
@@ -605,7 +796,10 @@ on_message(void *ud, rp__wsconn *c, enum rp__ws_frame kind, unsigned char *data,
     case RP_MSG_ERROR:
         on_error(r, l, &m);
         break;
-    default:                        /* load, pong, need_file, checkpoint: liveness */
+    case RP_MSG_NEED_FILE:
+        on_need_file(r, l, rp__msg_str(&m, "sha256"));
+        break;
+    default:                        /* load, pong, checkpoint: liveness */
         break;
     }
     rp__msg_free(&m);
@@ -689,9 +883,25 @@ submit_text(struct attempt *a, size_t *len, char **why)
     int n;
 
     if (spec->wire == NULL && spec->wire_refused == NULL) {
-        char *json = rp__task_spec_json(spec);
+        char *json = rp__task_spec_json_wire(spec);
         spec->wire = json;
         spec->wire_len = strlen(json);
+        if (spec->nfiles != 0) {
+            cJSON *files = cJSON_CreateArray();
+            char *ftext;
+            for (unsigned i = 0; i < spec->nfiles; i++) {
+                cJSON *f = cJSON_CreateObject();
+                cJSON_AddStringToObject(f, "name", spec->files[i].name);
+                cJSON_AddStringToObject(f, "sha256", spec->files[i].sha256);
+                cJSON_AddNumberToObject(f, "size", (double)spec->files[i].size);
+                cJSON_AddNumberToObject(f, "mode", spec->files[i].mode);
+                cJSON_AddItemToArray(files, f);
+            }
+            ftext = cJSON_PrintUnformatted(files);
+            cJSON_Delete(files);
+            spec->wire_files = rp__sprintf(",\"files\":%s", ftext);
+            free(ftext);
+        }
     }
     n = snprintf(head, sizeof head,
                  "{\"type\":\"submit\",\"task\":%llu,\"attempt\":%u,\"job\":%llu,"
@@ -701,12 +911,15 @@ submit_text(struct attempt *a, size_t *len, char **why)
     if (spec->stdin_len != 0)
         n += snprintf(head + n, sizeof head - (size_t)n, "\"stdin_size\":%zu,",
                       spec->stdin_len);
-    text = rp_xmalloc((size_t)n + 8 + spec->wire_len + 2);
+    size_t flen = spec->wire_files != NULL ? strlen(spec->wire_files) : 0;
+    text = rp_xmalloc((size_t)n + 8 + spec->wire_len + flen + 2);
     memcpy(text, head, (size_t)n);
     memcpy(text + n, "\"spec\":", 7);
     memcpy(text + n + 7, spec->wire, spec->wire_len);
-    memcpy(text + n + 7 + spec->wire_len, "}", 2);
-    *len = (size_t)n + 7 + spec->wire_len + 1;
+    if (flen != 0)
+        memcpy(text + n + 7 + spec->wire_len, spec->wire_files, flen);
+    memcpy(text + n + 7 + spec->wire_len + flen, "}", 2);
+    *len = (size_t)n + 7 + spec->wire_len + flen + 1;
     if (spec->wire_refused == NULL && spec->wire != NULL && !spec->wire_checked) {
         rp_msg m;
         enum rp_proto_error code;
@@ -894,7 +1107,7 @@ static rp_status
 ensure_ws(struct remote *r, char **why)
 {
     struct rp__ws_config cfg;
-    struct rp__ws_handler h = { r, on_opened, on_message, on_closed, on_tick };
+    struct rp__ws_handler h = { r, on_opened, on_message, on_closed, on_tick, on_drained };
 
     if (r->ws != NULL)
         return RP_OK;

@@ -128,6 +128,18 @@ RP_API rp_status rp_task_set_limit(rp_task *t, rp_limit what, uint64_t value);
 /* Recorded now, acted on by later layers (the remote executor and data
  * locality); accepted and kept. */
 RP_API rp_status rp_task_add_data_dep(rp_task *t, const char *key);
+/* Ships the regular file at `path` with a process task to the remote
+ * worker that runs it, as `name` (relative: no "..", no leading '/') in
+ * the attempt's run directory, which is the command's working directory
+ * unless rp_task_set_cwd names another; its permission bits come along
+ * (not set-user-ID). The file is hashed now (SHA-256) and sent once per
+ * worker, which keeps it by hash; if it has changed when a worker asks
+ * for it, that task fails. A task with files runs only on remote workers
+ * (RP_BACKEND_ANY acts as RP_BACKEND_REMOTE; RP_BACKEND_CPU is
+ * RP_ERR_UNSUPPORTED at submit). At most 256 files, names unique.
+ * Errors: RP_ERR_INVALID (not a process task, bad or repeated name, too
+ * many, not a regular file), RP_ERR_IO (cannot read it). */
+RP_API rp_status rp_task_add_file(rp_task *t, const char *path, const char *name);
 /* The checkpoint protocol for a process task (needs a pool with a state
  * dir; rp_submit refuses it otherwise with RP_ERR_UNSUPPORTED):
  *   - the process finds $REPARTIR_CHECKPOINT_FILE in its environment and,
