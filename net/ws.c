@@ -48,14 +48,19 @@ struct post {
     void *arg;
 };
 
-struct pss {                        /* lws's per-session data */
+/* lws's per-session data. A server connection's is lws's; a dialled
+ * one's is ours (external), and outlives the connection: lws still writes
+ * *pwsi and calls WSI_DESTROY with it after CLIENT_CLOSED, so it is freed
+ * there (or by rp__ws_connect when lws never took it). */
+struct pss {
     rp__wsconn *c;
+    struct lws *wsi;                /* ci.pwsi: lws clears it */
+    bool external, in_connect, destroyed;
 };
 
 struct rp__wsconn {
     rp__ws *ws;
     struct lws *wsi;
-    struct pss pss;                 /* a dialled connection's, given to lws */
     void *user;
     char peer[80];
     struct frame *out_head, *out_tail;
@@ -96,7 +101,6 @@ conn_new(rp__ws *ws)
     rp__wsconn *c = rp_xcalloc(1, sizeof *c);
 
     c->ws = ws;
-    c->pss.c = c;
     c->next = ws->conns;
     if (ws->conns != NULL)
         ws->conns->prev = c;
@@ -526,6 +530,11 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
         /* A dialled connection lws gave up on without another word. */
         if (c != NULL && !c->dead)
             conn_end(c, "connection lost");
+        if (p != NULL && p->external) {
+            p->destroyed = true;
+            if (!p->in_connect)
+                free(p);
+        }
         return 0;
 
     default:
@@ -737,6 +746,7 @@ rp__ws_connect(rp__ws *ws, const char *host, uint16_t port, void *user, char **w
 {
     struct lws_client_connect_info ci;
     rp__wsconn *c = conn_new(ws);
+    struct pss *p = rp_xcalloc(1, sizeof *p);
     struct lws *wsi;
 
     c->user = user;
@@ -752,16 +762,24 @@ rp__ws_connect(rp__ws *ws, const char *host, uint16_t port, void *user, char **w
     ci.origin = host;
     ci.protocol = RP_WS_SUBPROTOCOL;
     ci.local_protocol_name = RP_WS_SUBPROTOCOL;
-    ci.userdata = &c->pss;
-    ci.pwsi = &c->wsi;
+    p->c = c;
+    p->external = true;
+    p->in_connect = true;
+    ci.userdata = p;
+    ci.pwsi = &p->wsi;
     c->in_connect = true;
     free(ws->error);
     ws->error = NULL;
     wsi = lws_client_connect_via_info(&ci);
     c->in_connect = false;
+    p->in_connect = false;
     if (wsi == NULL || c->dead) {
         *why = rp_xstrdup(ws->error ? ws->error : "cannot connect");
         c->dead = true;
+        p->c = NULL;
+        /* lws is done with p if it said so, or never had the wsi. */
+        if (p->destroyed || wsi == NULL)
+            free(p);
         conn_free(c);
         return NULL;
     }
