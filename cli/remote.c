@@ -77,6 +77,17 @@ rp_cli_remote_apply(struct rp_cli_remote *r, const char *command, rp_pool_config
         rp_cli_error("%s: the TLS and token options need a --worker", command);
         return false;
     }
+    for (size_t i = 0; i < r->n && !r->ca && !r->cert && !r->insecure; i++) {
+        struct rp_endpoint ep;
+        if (rp__endpoint_parse(r->workers[i], RP_WORKER_PORT_DEFAULT, &ep, &why) == RP_OK &&
+            !ep.loopback) {
+            rp_cli_error("%s: --worker %s is not a loopback address: give --tls-ca (TLS), or "
+                         "--insecure for plain ws", command, r->workers[i]);
+            return false;
+        }
+        free(why);
+        why = NULL;
+    }
     cfg->remote_workers = r->workers;
     cfg->n_remote_workers = r->n;
     cfg->tls_ca = r->ca;

@@ -222,6 +222,9 @@ void rp__engine_link_set(rp__engine *e, unsigned link, const char *node, const c
 unsigned rp__engine_link_of(const struct rp__task *t);
 /* An executor's state (rp__exec_ops.start's), e.g. RP__EXEC_REMOTE's. */
 void *rp__engine_exec_state(rp__engine *e, unsigned exec);
+/* An executor's start() that fails says why here (taken; malloc'd): it
+ * becomes rp_pool_create_why's reason. */
+void rp__engine_start_error(rp__engine *e, char *why);
 /* The caller's rp_pool_config: only while executors start (NULL after). */
 const struct rp_pool_config *rp__engine_user_config(rp__engine *e);
 

@@ -103,6 +103,7 @@ struct rp__engine {
     struct link *links;             /* RP__MAX_LINKS once one was set */
     unsigned nlinks;                /* links ever set: rp_pool_workers rows */
     const rp_pool_config *user_cfg; /* while the executors start */
+    char *start_why;                /* an executor's reason for failing to start */
     struct idmap tasks, jobs;
     struct queue retry_wait;        /* QUEUED, waiting for their backoff */
     struct queue remembered;        /* final and waited for, oldest first */
@@ -2130,6 +2131,13 @@ rp__engine_checkpoint_interval(rp__engine *e, const struct rp_task *spec)
                                              : e->checkpoint_interval_ms;
 }
 
+void
+rp__engine_start_error(rp__engine *e, char *why)
+{
+    free(e->start_why);
+    e->start_why = why;
+}
+
 void *
 rp__engine_exec_state(rp__engine *e, unsigned exec)
 {
@@ -2262,6 +2270,10 @@ rp__engine_create(rp_pool *pool, const struct rp__engine_config *cfg, rp__engine
     return RP_OK;
 
 fail:
+    if (e->start_why != NULL && *why == NULL)
+        *why = e->start_why;
+    else
+        free(e->start_why);
     while (started-- > 0)
         e->exec[started].ops->stop(e->exec[started].state);
     free_workers(e);

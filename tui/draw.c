@@ -289,7 +289,7 @@ draw_header(const struct rp_console *c, WINDOW *w, uint64_t now)
     unsigned busy = 0;
 
     for (size_t i = 0; i < m->nshown; i++)
-        busy += m->workers[i].info.task != 0;
+        busy += m->workers[m->shown[i]].info.task != 0;
     rp__console_format_duration(up, sizeof up, now - m->start_ns);
     wattron(w, rp__draw_attr(c, RP_THEME_TITLE));
     mvwhline(w, 0, 0, ' ', width);

@@ -257,6 +257,7 @@ rp__model_free(struct rp_model *m)
     free_records(m);
     free(m->rows);
     free(m->workers);
+    free(m->shown);
     memset(m, 0, sizeof *m);
 }
 
@@ -417,18 +418,18 @@ rp__model_set_workers(struct rp_model *m, rp_worker_info *w, size_t n, uint64_t 
     free(m->workers);
     m->workers = nw;
     m->nworkers = n;
-    /* Slots of the function executor come last; a console that only runs
-     * processes need not list them. */
+    /* A console that only runs processes need not list the function
+     * executor's slots. */
     bool functions_used = false;
-    m->nshown = n;
     for (size_t i = 0; i < n; i++)
-        if (strcmp(nw[i].info.executor, "function") == 0) {
-            if (m->nshown == n)
-                m->nshown = i;
+        if (strcmp(nw[i].info.executor, "function") == 0)
             functions_used |= nw[i].info.completed > 0 || nw[i].info.task != 0;
-        }
-    if (functions_used)
-        m->nshown = n;
+    free(m->shown);
+    m->shown = rp_xcalloc(n ? n : 1, sizeof *m->shown);
+    m->nshown = 0;
+    for (size_t i = 0; i < n; i++)
+        if (functions_used || strcmp(nw[i].info.executor, "function") != 0)
+            m->shown[m->nshown++] = i;
     m->workers_ns = now_ns;
 }
 

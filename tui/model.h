@@ -99,8 +99,10 @@ struct rp_model {
 
     struct rp_model_worker *workers;
     size_t nworkers;
-    size_t nshown;                  /* the first nshown are listed: function
-                                       slots only once a function task ran */
+    size_t *shown, nshown;          /* the rows listed, as indices into
+                                       workers: function slots only once a
+                                       function task ran (remote workers,
+                                       after them, always) */
     uint64_t workers_ns;            /* when workers were last taken */
 
     rp_stats stats;

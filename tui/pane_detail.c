@@ -144,7 +144,7 @@ detail_task(struct lines *l, const struct rp_console_detail *d, uint64_t now)
         } else if (why == RP_WAIT_SLOT && mt != NULL) {
             unsigned busy = 0;
             for (size_t i = 0; i < m->nshown; i++)
-                busy += m->workers[i].info.task != 0;
+                busy += m->workers[m->shown[i]].info.task != 0;
             snprintf(buf, sizeof buf, "queued: no free slot (%u of %zu busy, %lu ahead of it)",
                      busy, m->nshown, c->detail_ahead);
         } else {

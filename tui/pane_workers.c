@@ -21,7 +21,7 @@ draw_workers(struct rp_console *c, WINDOW *w, uint64_t now)
     c->top[RP_PANE_WORKERS] = rp__layout_scroll(c->top[RP_PANE_WORKERS],
                                                 c->cursor[RP_PANE_WORKERS], m->nshown, rows);
     /* Narrow terminals get a shorter node and load bar. */
-    int node_w = width < 100 ? 10 : 14, bar_w = width < 100 ? 8 : 12;
+    int node_w = width < 100 ? 10 : width < 118 ? 14 : 21, bar_w = width < 100 ? 8 : 12;
     int name_x = 1 + node_w + 1, status_x = name_x + 8, bar_x = status_x + 7;
     int pct_x = bar_x + bar_w + 1, rest_x = pct_x + 6;
     wattron(w, rp__draw_attr(c, RP_THEME_HEADER));
@@ -35,7 +35,7 @@ draw_workers(struct rp_console *c, WINDOW *w, uint64_t now)
         int y = 2 + r, a;
         if (i >= m->nshown)
             break;
-        mw = &m->workers[i];
+        mw = &m->workers[m->shown[i]];
         a = focused && i == c->cursor[RP_PANE_WORKERS] ? rp__draw_attr(c, RP_THEME_SELECTED) : 0;
         if (a)
             wattron(w, a), mvwhline(w, y, 1, ' ', width);
@@ -60,7 +60,10 @@ draw_workers(struct rp_console *c, WINDOW *w, uint64_t now)
             wattron(w, a);
         rp__draw_printf(c, w, y, pct_x, 5, "%4.0f%%", mw->load * 100);
         rp__draw_printf(c, w, y, rest_x, width - rest_x + 1, "%8s %8" PRIu64 " %8s %-4s", task,
-                  mw->info.completed, up, mw->info.backend == RP_BACKEND_GPU ? "GPU" : "CPU");
+                  mw->info.completed, up,
+                  mw->info.backend == RP_BACKEND_GPU      ? "GPU"
+                  : mw->info.backend == RP_BACKEND_REMOTE ? "REM"
+                                                          : "CPU");
         if (a)
             wattroff(w, a);
     }

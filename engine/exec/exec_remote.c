@@ -1273,9 +1273,10 @@ remote_start(rp__engine *e, void **state)
         char *why = NULL;
         rp_status status = add_worker(r, cfg->remote_workers[i], &why);
         if (status != RP_OK) {
-            fprintf(stderr, "repartir: remote worker %s: %s\n",
-                    cfg->remote_workers[i] ? cfg->remote_workers[i] : "(null)",
-                    why ? why : rp_strerror(status));
+            rp__engine_start_error(e, rp__sprintf("remote worker %s: %s",
+                                                  cfg->remote_workers[i] ? cfg->remote_workers[i]
+                                                                         : "(null)",
+                                                  why ? why : rp_strerror(status)));
             free(why);
             rp__ws_destroy(r->ws);
             remote_free(r);

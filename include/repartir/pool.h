@@ -31,9 +31,9 @@ typedef struct rp_pool_config {
     bool data_locality;
     size_t worker_stack_size;    /* bytes per worker thread; 0 = 8 MiB */
     unsigned max_processes;      /* process tasks running at once; 0 = cpu_workers */
-    /* Remote workers (docs/remote.md). A worker is dialled over TLS (wss)
-     * when any tls_* field is set or its address is not loopback, else over
-     * plain ws; remote_insecure allows plain ws to a non-loopback address. */
+    /* Remote workers (docs/remote.md). Workers are dialled over TLS (wss)
+     * when any tls_* field is set, else over plain ws, which only a
+     * loopback address gets unless remote_insecure. */
     unsigned remote_timeout_ms;  /* silent this long = LOST; 0 = 5000 */
     unsigned remote_window;      /* attempts outstanding per worker; 0 = 2 x its slots + 2 */
     bool remote_insecure;
