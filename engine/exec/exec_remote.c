@@ -1254,7 +1254,9 @@ remote_start(rp__engine *e, void **state)
     if (gethostname(host, sizeof host) != 0)
         snprintf(host, sizeof host, "coordinator");
     host[sizeof host - 1] = '\0';
-    snprintf(r->node, sizeof r->node, "%s/%ld", host, (long)getpid());
+    /* Unique per pool: two pools of one process are two coordinators. */
+    static _Atomic unsigned pools;
+    snprintf(r->node, sizeof r->node, "%s/%ld/%u", host, (long)getpid(), ++pools);
     if (cfg != NULL) {
         r->cert = cfg->tls_cert ? rp_xstrdup(cfg->tls_cert) : NULL;
         r->key = cfg->tls_key ? rp_xstrdup(cfg->tls_key) : NULL;
