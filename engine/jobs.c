@@ -458,7 +458,7 @@ finish(rp__engine *e, struct rp__task *t, rp_task_state state, struct rp__outcom
     for (struct waiter *w = e->waiters; w != NULL; w = w->next)
         if (w->job ? job_over && w->id == t->job->node.id : w->id == t->node.id)
             pthread_cond_signal(&w->cond);
-    if (t->job->done_fn != NULL && e->loop != NULL) {
+    if (t->job->done_fn != NULL && e->loop != NULL && !e->stopping) {
         struct done_note *n = rp_xmalloc(sizeof *n);
         n->fn = t->job->done_fn;
         n->arg = t->job->done_arg;
@@ -571,8 +571,20 @@ pop_any_remote(rp__engine *e)
     return NULL;
 }
 
+/* Whether some up link has a free slot. The remote executor's running
+ * count includes attempts still out on a draining or lost link, so it is
+ * not compared with its capacity (the windows of up links). Lock held. */
+static bool
+remote_room(const rp__engine *e)
+{
+    for (unsigned l = 0; l < e->nlinks; l++)
+        if (e->links[l].up && e->links[l].nfree != 0)
+            return true;
+    return false;
+}
+
 /* The remote slot for the next attempt: on the up link with the most
- * room. Lock held; the caller checked the executor has room. */
+ * room. Lock held; the caller checked remote_room. */
 static unsigned
 remote_pick(rp__engine *e)
 {
@@ -625,7 +637,7 @@ dispatch(rp__engine *e)
         return NULL;
     for (size_t k = 0; k < sizeof e->exec / sizeof e->exec[0]; k++) {
         struct exec_slot *x = &e->exec[k];
-        while (x->running < x->capacity) {
+        while (k == RP__EXEC_REMOTE ? remote_room(e) : x->running < x->capacity) {
             struct rp__task *t = pop_ready(x);
             if (t == NULL && k == RP__EXEC_REMOTE)
                 t = pop_any_remote(e);
@@ -791,8 +803,12 @@ rp__engine_attempt_done(rp__engine *e, struct rp__task *t, struct rp__outcome *o
     pthread_mutex_lock(&e->lock);
     release_worker(e, &e->exec[t->xk], t);
     t->exec = NULL;
-    if ((o->revoked || o->lost) && !t->cancel_requested && !e->stopping &&
-        t->interrupted < RP__LOST_MAX) {
+    if ((o->revoked || o->lost) && e->stopping) {
+        /* Cut short by the stop, like a local process killed then: a
+         * durable pool runs it again next time. */
+        o->cancelled = true;
+    } else if ((o->revoked || (o->lost && t->interrupted < RP__LOST_MAX)) &&
+               !t->cancel_requested) {
         /* Never ran (given back), or ran on a worker now lost: queued
          * again at once, ahead of the rest, without touching its retries. */
         if (o->revoked)
@@ -805,8 +821,10 @@ rp__engine_attempt_done(rp__engine *e, struct rp__task *t, struct rp__outcome *o
         outcome_release(o);
         goto out;
     }
-    if (o->lost && t->interrupted >= RP__LOST_MAX && o->error == NULL)
+    if (o->lost && t->interrupted >= RP__LOST_MAX && !e->stopping) {
+        free(o->error);
         o->error = rp__sprintf("the workers running it were lost %u times", RP__LOST_MAX + 1);
+    }
     if (o->cancelled || t->cancel_requested)
         state = RP_TASK_CANCELLED;
     else if (o->timed_out)
@@ -2236,6 +2254,8 @@ rp__engine_create(rp_pool *pool, const struct rp__engine_config *cfg, rp__engine
     e->exec[RP__EXEC_REMOTE].ops = &rp__exec_remote;
     e->user_cfg = cfg->user;
     e->links = rp_xcalloc(RP__MAX_LINKS, sizeof *e->links);
+    e->exec[RP__EXEC_REMOTE].workers =
+        rp_xcalloc((size_t)RP__MAX_LINKS * RP__LINK_WINDOW_MAX, sizeof(struct worker));
     for (; started < sizeof e->exec / sizeof e->exec[0]; started++) {
         struct exec_slot *x = &e->exec[started];
         status = x->ops->start(e, &x->state);
@@ -2243,10 +2263,9 @@ rp__engine_create(rp_pool *pool, const struct rp__engine_config *cfg, rp__engine
             goto fail;
         x->capacity = x->ops->capacity(x->state);
         if (started == RP__EXEC_REMOTE) {
-            /* Its slots come and go with its links (rp__engine_link_set). */
+            /* Its slots come and go with its links (rp__engine_link_set,
+             * which its thread may call before start() returns). */
             x->capacity = 0;
-            x->workers = rp_xcalloc((size_t)RP__MAX_LINKS * RP__LINK_WINDOW_MAX,
-                                    sizeof *x->workers);
             x->up_since_ns = rp__now_ns();
             continue;
         }

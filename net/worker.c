@@ -89,7 +89,11 @@ struct peer {
     rp_file_in *fin;
     char fin_sha[65];
     uint32_t fin_seq;
-    char (*asked)[65];              /* need_file sent, not yet here */
+    struct asked {                  /* need_file sent, the file not yet here */
+        char sha[65];
+        uint64_t size;              /* as the submit said */
+        bool waited;                /* an attempt here still needs it */
+    } *asked;
     size_t nasked;
 };
 
@@ -104,6 +108,10 @@ struct worker {
     struct watt *q_head, *q_tail;
     unsigned running, queued;
     bool draining, stopping;
+    struct watt *orphans;           /* running, their peer gone: their
+                                       notices free them */
+    pthread_mutex_t gate;           /* ws_alive, for the engine's notices */
+    bool ws_alive;
     uint64_t last_load_ns;
     unsigned long long cpu_busy, cpu_total;
     int done_pipe[2];               /* the ws thread says "finished" */
@@ -247,12 +255,42 @@ att_free(struct watt *a)
     free(a);
 }
 
+static struct asked *
+asked_find(struct peer *p, const char *sha)
+{
+    for (size_t i = 0; i < p->nasked; i++)
+        if (strcmp(p->asked[i].sha, sha) == 0)
+            return &p->asked[i];
+    return NULL;
+}
+
+/* a leaves its peer: the files it asked for that no other attempt there
+ * needs are no longer waited for (if one still arrives it is taken; a
+ * later attempt that needs it asks again). */
+static void
+att_unwait(struct watt *a)
+{
+    struct peer *p = a->peer;
+
+    for (size_t i = 0; p != NULL && i < a->nfiles; i++) {
+        struct asked *k = asked_find(p, a->files[i].sha);
+        bool needed = false;
+        if (k == NULL)
+            continue;
+        for (struct watt *o = p->atts; o != NULL && !needed; o = o->next)
+            for (size_t j = 0; o != a && o->st == A_INPUT && j < o->nfiles && !needed; j++)
+                needed = strcmp(o->files[j].sha, k->sha) == 0;
+        k->waited = needed;
+    }
+}
+
 /* Removes an attempt that never reached the engine. */
 static void
 att_drop(struct watt *a)
 {
     if (a->st == A_QUEUED)
         q_unlink(a->w, a);
+    att_unwait(a);
     att_detach(a);
     att_free(a);
 }
@@ -382,6 +420,15 @@ done_on_thread(void *arg)
         rp_result_free(r);          /* its peer went: nobody to tell */
     }
 done:
+    if (a->peer == NULL) {
+        /* An orphan: out of w->orphans. */
+        if (a->prev != NULL)
+            a->prev->next = a->next;
+        else if (w->orphans == a)
+            w->orphans = a->next;
+        if (a->next != NULL)
+            a->next->prev = a->prev;
+    }
     att_detach(a);
     att_free(a);
     pump(w);
@@ -394,11 +441,20 @@ on_engine_done(void *arg, rp_task_id id)
 {
     struct watt *a = arg;
     struct done_note *n = rp_xmalloc(sizeof *n);
+    struct worker *w = a->w;
 
     (void)id;
-    n->w = a->w;
+    n->w = w;
     n->a = a;
-    rp__ws_post(a->w->ws, done_on_thread, n);
+    /* After the network is gone (a task that outlived the stop), the
+     * attempt stays an orphan, freed at the very end. Once posted, a is
+     * the ws thread's (it may be freed at once): only w from here. */
+    pthread_mutex_lock(&w->gate);
+    if (w->ws_alive)
+        rp__ws_post(w->ws, done_on_thread, n);
+    else
+        free(n);
+    pthread_mutex_unlock(&w->gate);
 }
 
 /* argv[0] as exec would find it: absolute, relative to cwd, or on PATH. */
@@ -625,15 +681,20 @@ is_noop(const cJSON *spec)
 }
 
 static void
-ask_file(struct peer *p, const char *sha)
+ask_file(struct peer *p, const char *sha, uint64_t size)
 {
+    struct asked *k = asked_find(p, sha);
     cJSON *m;
 
-    for (size_t i = 0; i < p->nasked; i++)
-        if (strcmp(p->asked[i], sha) == 0)
-            return;
-    p->asked = rp_xrealloc(p->asked, (p->nasked + 1) * sizeof *p->asked);
-    snprintf(p->asked[p->nasked++], 65, "%s", sha);
+    if (k != NULL && k->waited)
+        return;                     /* on its way */
+    if (k == NULL) {
+        p->asked = rp_xrealloc(p->asked, (p->nasked + 1) * sizeof *p->asked);
+        k = &p->asked[p->nasked++];
+        snprintf(k->sha, sizeof k->sha, "%s", sha);
+    }
+    k->size = size;
+    k->waited = true;
     m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "type", "need_file");
     cJSON_AddStringToObject(m, "sha256", sha);
@@ -705,7 +766,7 @@ on_submit(struct worker *w, struct peer *p, const rp_msg *m)
     a->st = A_INPUT;
     for (i = 0; i < a->nfiles; i++)
         if (!rp__workdir_has(w->wd, a->files[i].sha))
-            ask_file(p, a->files[i].sha);
+            ask_file(p, a->files[i].sha, a->files[i].size);
     maybe_ready(w, a);
 }
 
@@ -781,25 +842,18 @@ on_chunk(struct worker *w, struct peer *p, const struct rp_chunk *ch)
     const unsigned char *body = ch->payload;
     size_t body_len = ch->payload_len;
     if (ch->seq == 0) {
-        uint64_t size = 0;
-        bool wanted = false;
+        struct asked *k;
         if (p->fin != NULL || ch->payload_len < 32) {
             fatal(p, "malformed", "a file chunk 0 without its SHA-256, or inside another file");
             return;
         }
         for (int i = 0; i < 32; i++)
             snprintf(p->fin_sha + 2 * i, 3, "%02x", ch->payload[i]);
-        for (size_t i = 0; i < p->nasked; i++)
-            wanted |= strcmp(p->asked[i], p->fin_sha) == 0;
-        for (struct watt *a = p->atts; a != NULL && size == 0; a = a->next)
-            for (size_t i = 0; i < a->nfiles; i++)
-                if (strcmp(a->files[i].sha, p->fin_sha) == 0)
-                    size = a->files[i].size;
-        if (!wanted) {
+        if ((k = asked_find(p, p->fin_sha)) == NULL) {
             fatal(p, "malformed", "a file this worker did not ask for");
             return;
         }
-        if (rp__workdir_receive(w->wd, p->fin_sha, size, FILE_MAX, &p->fin, &why) != RP_OK) {
+        if (rp__workdir_receive(w->wd, p->fin_sha, k->size, FILE_MAX, &p->fin, &why) != RP_OK) {
             rp__wsconn_send_error(p->c, "internal", true, why, 0, 0);
             free(why);
             return;
@@ -821,12 +875,9 @@ on_chunk(struct worker *w, struct peer *p, const struct rp_chunk *ch)
     if (ch->flags & RP_CHUNK_LAST) {
         rp_status st = rp__file_in_finish(p->fin, &why);
         p->fin = NULL;
-        for (size_t i = 0; i < p->nasked; i++)
-            if (strcmp(p->asked[i], p->fin_sha) == 0) {
-                memmove(p->asked[i], p->asked[p->nasked - 1], 65);
-                p->nasked--;
-                break;
-            }
+        struct asked *k = asked_find(p, p->fin_sha);
+        if (k != NULL)
+            *k = p->asked[--p->nasked];
         if (st != RP_OK) {
             fatal(p, "malformed", why);
             free(why);
@@ -955,6 +1006,10 @@ on_closed(void *ud, rp__wsconn *c, const char *why)
         if (a->st == A_RUNNING) {
             rp_cancel(w->pool, a->local);   /* its notice frees it */
             att_detach(a);
+            a->next = w->orphans;
+            if (w->orphans != NULL)
+                w->orphans->prev = a;
+            w->orphans = a;
         } else {
             att_drop(a);
         }
@@ -1129,6 +1184,7 @@ rp_worker_main(int argc, char **argv)
 
     memset(&opt, 0, sizeof opt);
     memset(&w, 0, sizeof w);
+    pthread_mutex_init(&w.gate, NULL);
     opt.slots = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     opt.max_frame = RP_PROTO_MAX_FRAME_DEFAULT;
     opt.allow = allow;
@@ -1268,6 +1324,7 @@ rp_worker_main(int argc, char **argv)
             logf_("%s", why);
             goto fail;
         }
+        w.ws_alive = true;
     }
     logf_("listening on %s%s%s:%u (%s) as %s, %u slots, work dir %s",
           ep.ipv6 ? "[" : "", ep.host, ep.ipv6 ? "]" : "", (unsigned)ep.port,
@@ -1304,10 +1361,19 @@ rp_worker_main(int argc, char **argv)
     }
     rc = 0;
 fail:
+    pthread_mutex_lock(&w.gate);
+    w.ws_alive = false;
+    pthread_mutex_unlock(&w.gate);
     if (w.ws != NULL)
         rp__ws_destroy(w.ws);
     if (w.pool != NULL)
         rp_pool_shutdown(w.pool);
+    while (w.orphans != NULL) {
+        struct watt *a = w.orphans;
+        w.orphans = a->next;
+        att_free(a);
+    }
+    pthread_mutex_destroy(&w.gate);
     if (w.wd != NULL)
         rp__workdir_close(w.wd);
     if (w.token != NULL)

@@ -33,6 +33,9 @@
 #include "net/proto.h"
 
 #define RX_PIECE (64 * 1024)
+
+/* The context whose service thread this is (rp__ws_on_thread). */
+static _Thread_local const rp__ws *current_ws;
 #define WRITE_BURST 64
 
 struct frame {
@@ -83,7 +86,6 @@ struct rp__ws {
     char *cert, *key, *ca, *host;
     struct rp__ws_handler h;
     pthread_t thread;
-    pthread_t thread_id;
     bool started;
     _Atomic bool stop;
     pthread_mutex_t post_lock;
@@ -207,14 +209,20 @@ queue_frame(rp__wsconn *c, struct frame *f)
         lws_callback_on_writable(c->wsi);
 }
 
-void
+bool
+rp__wsconn_closing(const rp__wsconn *c)
+{
+    return c->dead || c->close_code != 0 || c->aborting;
+}
+
+bool
 rp__wsconn_send2(rp__wsconn *c, const void *head, size_t head_len, const void *body,
                  size_t body_len)
 {
     struct frame *f;
 
     if (c->dead || c->close_code != 0 || c->aborting)
-        return;
+        return false;
     f = rp_xmalloc(sizeof *f + LWS_PRE + head_len + body_len);
     f->len = head_len + body_len;
     f->binary = true;
@@ -223,6 +231,7 @@ rp__wsconn_send2(rp__wsconn *c, const void *head, size_t head_len, const void *b
     if (body_len != 0)
         memcpy(f->buf + LWS_PRE + head_len, body, body_len);
     queue_frame(c, f);
+    return true;
 }
 
 void
@@ -558,7 +567,7 @@ service_main(void *arg)
 {
     rp__ws *ws = arg;
 
-    ws->thread_id = pthread_self();
+    current_ws = ws;
     if (ws->cfg.tick_ms != 0)
         lws_sul_schedule(ws->ctx, 0, &ws->tick, tick_fire,
                          (lws_usec_t)ws->cfg.tick_ms * LWS_US_PER_MS);
@@ -738,7 +747,7 @@ rp__ws_post(rp__ws *ws, void (*fn)(void *arg), void *arg)
 bool
 rp__ws_on_thread(const rp__ws *ws)
 {
-    return ws->started && pthread_equal(pthread_self(), ws->thread_id);
+    return current_ws == ws;
 }
 
 rp__wsconn *

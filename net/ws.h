@@ -89,9 +89,12 @@ const char *rp__wsconn_peer(const rp__wsconn *c);
 const char *rp__wsconn_cert_error(const rp__wsconn *c);
 /* Queues one frame (copied). Ignored once the connection is closing. */
 void rp__wsconn_send(rp__wsconn *c, bool binary, const void *data, size_t len);
-/* Queues a frame made of a header and a payload (copied), for binary chunks. */
-void rp__wsconn_send2(rp__wsconn *c, const void *head, size_t head_len, const void *body,
+/* Queues a frame made of a header and a payload (copied), for binary
+ * chunks. false if the connection is closing (nothing was queued). */
+bool rp__wsconn_send2(rp__wsconn *c, const void *head, size_t head_len, const void *body,
                       size_t body_len);
+/* Whether a close (or an abort) is under way: nothing more goes out. */
+bool rp__wsconn_closing(const rp__wsconn *c);
 /* Bytes queued and not yet written. */
 size_t rp__wsconn_backlog(const rp__wsconn *c);
 /* Sends what is queued, then a close frame with code and reason. */

@@ -52,6 +52,7 @@
 #define BACKOFF_MAX_MS 5000
 #define DEFAULT_TIMEOUT_MS 5000
 #define CHUNK_MAX (256 * 1024)      /* stdin chunk payload */
+#define STDIN_MAX ((size_t)256 << 20)   /* what a worker takes (net/worker.c) */
 
 enum link_state { L_IDLE, L_DIALLING, L_HELLO, L_UP, L_DRAINING };
 
@@ -108,6 +109,7 @@ struct remote {
     unsigned timeout_ms, window_cfg;
     size_t max_frame;
     char node[128];                 /* ours, in hello */
+    unsigned char fbuf[256 * 1024]; /* files_pump's chunk (FILE_CHUNK) */
     _Atomic uint64_t started_total;
     _Atomic unsigned running;
     bool stopping;
@@ -239,16 +241,20 @@ fsend_free(struct fsend *f)
     free(f);
 }
 
-/* The attempts on l that need the file of this hash fail with why. */
+/* The attempts on l that need the file of this hash fail with why, and
+ * so will every later attempt of their descriptions (before anything is
+ * sent: a file that cannot be read or changed stays so). */
 static void
 files_fail(struct remote *r, struct link *l, const char *sha, const char *why)
 {
     for (struct attempt *a = l->atts, *next; a != NULL; a = next) {
-        const struct rp_task *spec = a->t->spec;
+        struct rp_task *spec = a->t->spec;
         bool uses = false;
         next = a->lnext;
         for (unsigned i = 0; i < spec->nfiles && !uses; i++)
             uses = strcmp(spec->files[i].sha256, sha) == 0;
+        if (uses && spec->wire_refused == NULL)
+            spec->wire_refused = rp_xstrdup(why);
         if (uses) {
             struct rp__outcome o;
             memset(&o, 0, sizeof o);
@@ -267,9 +273,10 @@ files_fail(struct remote *r, struct link *l, const char *sha, const char *why)
 static void
 files_pump(struct remote *r, struct link *l)
 {
-    static unsigned char buf[FILE_CHUNK];
+    unsigned char *buf = r->fbuf;
 
-    while (l->files != NULL && l->c != NULL && rp__wsconn_backlog(l->c) < FILE_BACKLOG) {
+    while (l->files != NULL && l->c != NULL && !rp__wsconn_closing(l->c) &&
+           rp__wsconn_backlog(l->c) < FILE_BACKLOG) {
         struct fsend *f = l->files;
         unsigned char head[RP_PROTO_CHUNK_HEADER], *p = buf;
         size_t room = FILE_CHUNK, n = 0;
@@ -347,7 +354,8 @@ files_pump(struct remote *r, struct link *l)
             ch.flags = RP_CHUNK_LAST;
         }
         rp__chunk_header(&ch, head);
-        rp__wsconn_send2(l->c, head, sizeof head, buf, (size_t)(p - buf) + n);
+        if (!rp__wsconn_send2(l->c, head, sizeof head, buf, (size_t)(p - buf) + n))
+            return;                 /* closing: link_down follows */
         f->seq++;
         if (last) {
             l->files = f->next;
@@ -425,7 +433,10 @@ link_down(struct remote *r, struct link *l, const char *why)
     l->st = L_IDLE;
     if (l->c != NULL) {
         rp__wsconn_set_user(l->c, NULL);
-        rp__wsconn_abort(l->c);
+        /* A close already queued (an error said, then 1002/1009/1001)
+         * goes out; a silent or broken link is just dropped. */
+        if (!rp__wsconn_closing(l->c))
+            rp__wsconn_abort(l->c);
         l->c = NULL;
     }
     while (l->files != NULL) {
@@ -500,7 +511,8 @@ steal(struct remote *r)
         struct link *l = r->links[i];
         if (l == NULL || l->st != L_UP)
             continue;
-        if (l->outstanding < l->slots && (idle == NULL || l->outstanding < idle->outstanding))
+        unsigned room = l->slots < l->window ? l->slots : l->window;
+        if (l->outstanding < room && (idle == NULL || l->outstanding < idle->outstanding))
             idle = l;
     }
     if (idle == NULL)
@@ -519,14 +531,12 @@ steal(struct remote *r)
     }
     if (rich == NULL)
         return;
-    want = idle->slots - idle->outstanding;
+    want = (idle->slots < idle->window ? idle->slots : idle->window) - idle->outstanding;
     if (want > (rich_waiting + 1) / 2)
         want = (rich_waiting + 1) / 2;
-    /* The newest unstarted ones: they would have waited longest there. */
-    struct attempt *last = rich->atts;
-    while (last != NULL && last->lnext != NULL)
-        last = last->lnext;
-    for (struct attempt *a = last; a != NULL && want > 0; a = a->lprev) {
+    /* The newest unstarted ones (the list's head): they would have waited
+     * longest there. */
+    for (struct attempt *a = rich->atts; a != NULL && want > 0; a = a->lnext) {
         if (a->started || a->revoking)
             continue;
         a->revoking = true;
@@ -541,7 +551,8 @@ static void
 on_welcome(struct remote *r, struct link *l, const rp_msg *m)
 {
     const char *node = rp__msg_str(m, "node");
-    unsigned slots = (unsigned)rp__msg_u64(m, "slots");
+    uint64_t slots64 = rp__msg_u64(m, "slots");
+    unsigned slots = slots64 > RP__LINK_WINDOW_MAX ? RP__LINK_WINDOW_MAX : (unsigned)slots64;
 
     if (rp__msg_u64(m, "proto") != RP_PROTO_VERSION) {
         rp__wsconn_send_error(l->c, "version", true, "protocol version 1 only", 0, 0);
@@ -627,6 +638,14 @@ on_error(struct remote *r, struct link *l, const rp_msg *m)
             a->attempt != (unsigned)rp__msg_u64(m, "attempt"))
             return;
         memset(&o, 0, sizeof o);
+        if (l->st == L_DRAINING && strcmp(code, "refused") == 0 && !a->started) {
+            /* It crossed the drain (or came on joining a draining
+             * worker): given back, to run elsewhere. */
+            o.end = RP__END_LOST;
+            o.revoked = true;
+            att_end(r, a, &o);
+            return;
+        }
         o.end = RP__END_SPAWN_FAILED;
         o.exit_code = -1;
         o.started_ns = o.ended_ns = rp__now_ns();
@@ -928,12 +947,17 @@ submit_text(struct attempt *a, size_t *len, char **why)
             rp__msg_free(&m);
             spec->wire_checked = true;
         } else {
-            spec->wire_refused = reason;
+            spec->wire_refused = rp__sprintf("a worker would refuse its description: %s",
+                                             reason);
+            free(reason);
         }
     }
+    if (spec->wire_refused == NULL && spec->stdin_len > STDIN_MAX)
+        spec->wire_refused = rp__sprintf("a worker takes at most %llu MiB of stdin",
+                                         (unsigned long long)(STDIN_MAX >> 20));
     if (spec->wire_refused != NULL) {
         free(text);
-        *why = rp__sprintf("a worker would refuse its description: %s", spec->wire_refused);
+        *why = rp_xstrdup(spec->wire_refused);
         return NULL;
     }
     return text;
@@ -1281,6 +1305,8 @@ remote_start(rp__engine *e, void **state)
                                                   why ? why : rp_strerror(status)));
             free(why);
             rp__ws_destroy(r->ws);
+            for (unsigned k = 0; k < RP__MAX_LINKS; k++)
+                free(r->links[k]);
             remote_free(r);
             *state = NULL;
             return status;

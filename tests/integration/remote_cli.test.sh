@@ -99,13 +99,19 @@ cp "$TMPDIR/pki/client.key" "$TMPDIR/open.key"; chmod 644 "$TMPDIR/open.key"
 run_cmd "$rp" run --worker 127.0.0.1:$pt --tls-ca "$TMPDIR/pki/ca.pem" \
   --tls-cert "$TMPDIR/pki/client.pem" --tls-key "$TMPDIR/open.key" -- true
 expect_rc 2; expect_err 'chmod 600'
-# Without the client certificate the worker refuses, and says so; the
-# run (a task that may also run here) still succeeds locally.
-run_cmd timeout 20 "$rp" run --worker 127.0.0.1:$pt --tls-ca "$TMPDIR/pki/ca.pem" \
-  --token-file "$TMPDIR/token" -- echo here
-expect_rc 0; expect_out '^here$'
-for _ in $(seq 50); do grep -q 'a client certificate is required' "$TMPDIR/t.log" && break; sleep 0.1; done
-grep -q 'a client certificate is required' "$TMPDIR/t.log" || fail "no refusal logged: $(cat "$TMPDIR/t.log")"
+# Without the client certificate the worker refuses, and both sides say
+# so; a --remote task waits (for a worker that would take it) until the
+# run is interrupted.
+run_cmd timeout --preserve-status -s INT 3 "$rp" run --worker 127.0.0.1:$pt --tls-ca "$TMPDIR/pki/ca.pem" \
+  --token-file "$TMPDIR/token" --remote -- echo here
+expect_rc 130; [[ -z $out ]] || fail "the refused task ran: $out"
+expect_err 'auth: a client certificate is required'
+grep -q 'closed: auth: a client certificate is required' "$TMPDIR/t.log" ||
+  fail "no refusal logged: $(cat "$TMPDIR/t.log")"
+# And with a client certificate and no token, the token is asked for.
+run_cmd timeout --preserve-status -s INT 3 "$rp" run --worker 127.0.0.1:$pt --tls-ca "$TMPDIR/pki/ca.pem" \
+  --tls-cert "$TMPDIR/pki/client.pem" --tls-key "$TMPDIR/pki/client.key" --remote -- true
+expect_rc 130; expect_err 'auth: a token is required'
 stop_worker "$wt"
 
 # ---- the console's workers pane ----
