@@ -631,6 +631,10 @@ rp__ws_create(const struct rp__ws_config *cfg, const struct rp__ws_handler *h, r
     info.pt_serv_buf_size = 256 * 1024;
     if (cfg->tls)
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    /* The system's CA bundle (~40 ms to load) serves only a client that
+     * was given no CA of its own; a server checks clients against --ca. */
+    if (cfg->tls && (cfg->bind_host != NULL || cfg->ca != NULL))
+        info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
     if (cfg->bind_host != NULL) {
         info.port = cfg->port;
         info.iface = ws->host;

@@ -15,7 +15,7 @@
  * A link silent for remote_timeout_ms, or whose connection drops, is
  * LOST: its attempts go back to the engine as lost (queued again at once,
  * not counted against retries), its slots vanish, and it is dialled again
- * with exponential backoff (100 ms .. 5 s). A draining daemon keeps its
+ * with exponential backoff (50 ms .. 5 s). A draining daemon keeps its
  * running attempts and gives back, through `revoke`, those it has not
  * started. Stealing: when a link has idle slots and nothing queued for it
  * (the engine would have filled its window otherwise), attempts that wait
@@ -46,9 +46,9 @@
 #include "net/proto.h"
 #include "net/ws.h"
 
-#define TICK_MS 100
+#define TICK_MS 50
 #define PING_EVERY_NS (1000ull * 1000 * 1000)
-#define BACKOFF_MIN_MS 100
+#define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 5000
 #define DEFAULT_TIMEOUT_MS 5000
 #define CHUNK_MAX (256 * 1024)      /* stdin chunk payload */
