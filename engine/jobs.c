@@ -2258,17 +2258,16 @@ rp__engine_create(rp_pool *pool, const struct rp__engine_config *cfg, rp__engine
         rp_xcalloc((size_t)RP__MAX_LINKS * RP__LINK_WINDOW_MAX, sizeof(struct worker));
     for (; started < sizeof e->exec / sizeof e->exec[0]; started++) {
         struct exec_slot *x = &e->exec[started];
+        if (started == RP__EXEC_REMOTE)
+            x->up_since_ns = rp__now_ns();
         status = x->ops->start(e, &x->state);
         if (status != RP_OK)
             goto fail;
+        if (started == RP__EXEC_REMOTE)
+            continue;               /* its slots come and go with its links
+                                       (rp__engine_link_set, under the lock,
+                                       from its thread: maybe already) */
         x->capacity = x->ops->capacity(x->state);
-        if (started == RP__EXEC_REMOTE) {
-            /* Its slots come and go with its links (rp__engine_link_set,
-             * which its thread may call before start() returns). */
-            x->capacity = 0;
-            x->up_since_ns = rp__now_ns();
-            continue;
-        }
         x->workers = rp_xcalloc(x->capacity ? x->capacity : 1, sizeof *x->workers);
         x->free_workers = rp_xcalloc(x->capacity ? x->capacity : 1, sizeof *x->free_workers);
         for (unsigned w = 0; w < x->capacity; w++)

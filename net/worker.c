@@ -1320,11 +1320,16 @@ rp_worker_main(int argc, char **argv)
         cfg.ca = opt.ca;
         cfg.max_frame = opt.max_frame;
         cfg.tick_ms = 250;
-        if (rp__ws_create(&cfg, &h, &w.ws, &why) != RP_OK) {
+        rp__ws *ws;
+        if (rp__ws_create(&cfg, &h, &ws, &why) != RP_OK) {
             logf_("%s", why);
             goto fail;
         }
+        /* The engine's threads run already: they read these under the gate. */
+        pthread_mutex_lock(&w.gate);
+        w.ws = ws;
         w.ws_alive = true;
+        pthread_mutex_unlock(&w.gate);
     }
     logf_("listening on %s%s%s:%u (%s) as %s, %u slots, work dir %s",
           ep.ipv6 ? "[" : "", ep.host, ep.ipv6 ? "]" : "", (unsigned)ep.port,

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include <libwebsockets.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -93,6 +94,7 @@ struct rp__ws {
     lws_sorted_usec_list_t tick;
     rp__wsconn *conns;
     char *error;                    /* a dial's CONNECTION_ERROR text */
+    SSL_CTX *client_ctx;            /* a TLS client's, ours */
 };
 
 /* ---- connections ---- */
@@ -581,6 +583,26 @@ service_main(void *arg)
  * notices only the reason a TLS handshake failed (a client without TLS,
  * or speaking it wrong), which it gives at INFO level. */
 static bool log_all;
+static void lws_log(int level, const char *line);
+static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+
+static bool log_server;             /* the first context is a server's */
+
+/* lws's log level is process-wide, and its formatting buffer too (two
+ * contexts logging at once race on it): set once. A server (the daemon,
+ * one context) keeps the INFO lines that say why a TLS handshake failed;
+ * a client (a coordinator, maybe several pools) only lws's errors (such
+ * as why a worker's certificate is refused), which come seldom.
+ * REPARTIR_LWS_DEBUG=1 shows everything. */
+static void
+log_setup(void)
+{
+    log_all = getenv("REPARTIR_LWS_DEBUG") != NULL;
+    if (log_all || log_server)
+        lws_set_log_level(LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO, lws_log);
+    else
+        lws_set_log_level(LLL_ERR, lws_log);
+}
 
 static void
 lws_log(int level, const char *line)
@@ -593,6 +615,44 @@ lws_log(int level, const char *line)
     }
     if ((e = strstr(line, "openssl error: ")) != NULL)
         fprintf(stderr, "repartir: TLS handshake refused: %s", e + 15);
+}
+
+/* TLS 1.2 or later; the servers' certificates checked against the CA
+ * given, else the system's; our certificate and key if given. */
+static SSL_CTX *
+client_ssl_ctx(const rp__ws *ws, char **why)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    unsigned long e;
+
+    if (ctx == NULL) {
+        *why = rp_xstrdup("cannot make a TLS context");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if ((ws->ca != NULL ? SSL_CTX_load_verify_locations(ctx, ws->ca, NULL)
+                        : SSL_CTX_set_default_verify_paths(ctx)) != 1) {
+        e = ERR_get_error();
+        *why = rp__sprintf("cannot load the CA %s: %s", ws->ca ? ws->ca : "(system)",
+                           ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "?");
+        goto fail;
+    }
+    if (ws->cert != NULL &&
+        (SSL_CTX_use_certificate_chain_file(ctx, ws->cert) != 1 ||
+         SSL_CTX_use_PrivateKey_file(ctx, ws->key, SSL_FILETYPE_PEM) != 1 ||
+         SSL_CTX_check_private_key(ctx) != 1)) {
+        e = ERR_get_error();
+        *why = rp__sprintf("cannot use the client certificate %s and key %s: %s", ws->cert,
+                           ws->key ? ws->key : "(none)",
+                           ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "?");
+        goto fail;
+    }
+    return ctx;
+fail:
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return NULL;
 }
 
 rp_status
@@ -612,9 +672,9 @@ rp__ws_create(const struct rp__ws_config *cfg, const struct rp__ws_handler *h, r
     ws->host = cfg->bind_host ? rp_xstrdup(cfg->bind_host) : NULL;
     ws->h = *h;
     pthread_mutex_init(&ws->post_lock, NULL);
-    /* REPARTIR_LWS_DEBUG=1 shows libwebsockets' own notices too. */
-    log_all = getenv("REPARTIR_LWS_DEBUG") != NULL;
-    lws_set_log_level(LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO, lws_log);
+    if (cfg->bind_host != NULL)
+        log_server = true;
+    pthread_once(&log_once, log_setup);
 
     ws->protocols[0].name = RP_WS_SUBPROTOCOL;
     ws->protocols[0].callback = ws_callback;
@@ -629,6 +689,11 @@ rp__ws_create(const struct rp__ws_config *cfg, const struct rp__ws_handler *h, r
     info.timeout_secs = 10;
     info.connect_timeout_secs = 10;
     info.pt_serv_buf_size = 256 * 1024;
+    /* Every TLS context needs it (without it lws sets up no TLS at all).
+     * lws 4.1 keeps one process-wide ex-data index for the SSL objects it
+     * makes, renewed by each context: a handshake already under way in
+     * another context then fails once ("can't get wsi from ssl privdata")
+     * and is dialled again. docs/remote.md says so. */
     if (cfg->tls)
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     /* The system's CA bundle (~40 ms to load) serves only a client that
@@ -653,14 +718,16 @@ rp__ws_create(const struct rp__ws_config *cfg, const struct rp__ws_handler *h, r
         }
     } else {
         info.port = CONTEXT_PORT_NO_LISTEN;
-        if (cfg->tls) {
-            info.client_ssl_ca_filepath = ws->ca;
-            info.client_ssl_cert_filepath = ws->cert;
-            info.client_ssl_private_key_filepath = ws->key;
-        }
+        /* Our own client SSL_CTX, freed by us: lws 4.1 loses the one it
+         * makes when two contexts of one process have one (LeakSanitizer
+         * showed it). */
+        if (cfg->tls && (ws->client_ctx = client_ssl_ctx(ws, why)) == NULL)
+            goto fail;
+        info.provided_client_ssl_ctx = ws->client_ctx;
     }
     ws->ctx = lws_create_context(&info);
     if (ws->ctx == NULL) {
+        SSL_CTX_free(ws->client_ctx);
         if (cfg->bind_host != NULL)
             *why = rp__sprintf("cannot %s on %s:%u (address in use, not local, or a bad "
                                "certificate or key; see the libwebsockets line above)",
@@ -674,6 +741,7 @@ rp__ws_create(const struct rp__ws_config *cfg, const struct rp__ws_handler *h, r
     if (pthread_create(&ws->thread, NULL, service_main, ws) != 0) {
         *why = rp__sprintf("cannot start the network thread: %s", strerror(errno));
         lws_context_destroy(ws->ctx);
+        SSL_CTX_free(ws->client_ctx);
         goto fail;
     }
     ws->started = true;
@@ -709,6 +777,7 @@ rp__ws_destroy(rp__ws *ws)
     /* lws closes every connection (their closed() run here, on this thread,
      * which is now the only one). */
     lws_context_destroy(ws->ctx);
+    SSL_CTX_free(ws->client_ctx);
     while (ws->conns != NULL)
         conn_end(ws->conns, "shut down");
     pthread_mutex_lock(&ws->post_lock);

@@ -39,7 +39,8 @@ typedef struct {
     X(source)             \
     X(proto)              \
     X(workdir)            \
-    X(endpoint)
+    X(endpoint)           \
+    X(remote)
 
 #define RP__TEST_DECLARE(name) extern const rp_test_suite rp_test_suite_##name;
 RP_TEST_SUITES(RP__TEST_DECLARE)
