@@ -91,7 +91,8 @@ struct rp__ws {
     _Atomic bool stop;
     pthread_mutex_t post_lock;
     struct post *post_head, *post_tail;
-    lws_sorted_usec_list_t tick;
+    lws_sorted_usec_list_t tick, extra;
+    uint64_t extra_at;              /* lws_now_usecs() of the extra tick; 0: none */
     rp__wsconn *conns;
     char *error;                    /* a dial's CONNECTION_ERROR text */
     SSL_CTX *client_ctx;            /* a TLS client's, ours */
@@ -564,6 +565,27 @@ tick_fire(lws_sorted_usec_list_t *sul)
                      (lws_usec_t)ws->cfg.tick_ms * LWS_US_PER_MS);
 }
 
+static void
+extra_fire(lws_sorted_usec_list_t *sul)
+{
+    rp__ws *ws = lws_container_of(sul, rp__ws, extra);
+
+    ws->extra_at = 0;
+    if (ws->h.tick != NULL)
+        ws->h.tick(ws->h.ud);
+}
+
+void
+rp__ws_tick_in(rp__ws *ws, unsigned ms)
+{
+    uint64_t at = (uint64_t)lws_now_usecs() + (uint64_t)ms * 1000;
+
+    if (ws->extra_at != 0 && ws->extra_at <= at)
+        return;
+    ws->extra_at = at;
+    lws_sul_schedule(ws->ctx, 0, &ws->extra, extra_fire, (lws_usec_t)ms * LWS_US_PER_MS);
+}
+
 static void *
 service_main(void *arg)
 {
@@ -774,6 +796,7 @@ rp__ws_destroy(rp__ws *ws)
     rp__ws_post(ws, stop_on_thread, ws);
     pthread_join(ws->thread, NULL);
     lws_sul_cancel(&ws->tick);
+    lws_sul_cancel(&ws->extra);
     /* lws closes every connection (their closed() run here, on this thread,
      * which is now the only one). */
     lws_context_destroy(ws->ctx);

@@ -75,6 +75,9 @@ bool rp__ws_on_thread(const rp__ws *ws);
 
 /* ---- service thread only ---- */
 
+/* Calls the tick handler once more, in ms milliseconds (sooner than the
+ * next tick; the earliest of such requests wins). */
+void rp__ws_tick_in(rp__ws *ws, unsigned ms);
 /* Dials host:port (wss when the config says tls). The result comes as
  * opened() or closed(); NULL (with *why) if it could not even start. */
 rp__wsconn *rp__ws_connect(rp__ws *ws, const char *host, uint16_t port, void *user,

@@ -15,7 +15,7 @@
  * A link silent for remote_timeout_ms, or whose connection drops, is
  * LOST: its attempts go back to the engine as lost (queued again at once,
  * not counted against retries), its slots vanish, and it is dialled again
- * with exponential backoff (50 ms .. 5 s). A draining daemon keeps its
+ * with exponential backoff (10 ms .. 5 s). A draining daemon keeps its
  * running attempts and gives back, through `revoke`, those it has not
  * started. Stealing: when a link has idle slots and nothing queued for it
  * (the engine would have filled its window otherwise), attempts that wait
@@ -48,7 +48,7 @@
 
 #define TICK_MS 50
 #define PING_EVERY_NS (1000ull * 1000 * 1000)
-#define BACKOFF_MIN_MS 50
+#define BACKOFF_MIN_MS 10
 #define BACKOFF_MAX_MS 5000
 #define DEFAULT_TIMEOUT_MS 5000
 #define CHUNK_MAX (256 * 1024)      /* stdin chunk payload */
@@ -458,6 +458,8 @@ link_down(struct remote *r, struct link *l, const char *why)
                                                                            : l->backoff_ms * 2)
                                       : BACKOFF_MIN_MS;
     l->dial_at_ns = rp__now_ns() + (uint64_t)l->backoff_ms * 1000000;
+    if (l->backoff_ms < TICK_MS && !l->removed && !r->stopping)
+        rp__ws_tick_in(r->ws, l->backoff_ms);
 }
 
 static void
