@@ -5,13 +5,11 @@
  * DESIGN: the WebSocket server (net/ws.c) owns every connection ("peer")
  * and every attempt; it runs on the ws thread only. An attempt waits for
  * its inputs (stdin chunks, files it asked for with need_file), then in
- * one FIFO shared by all peers, then in the engine (rp_submit_notify),
- * which holds up to two per slot (one running, one next: a process that
- * ends is followed at once by the next, on the engine's thread); the
- * engine's notice comes back through a post, and the output (tail, as the
- * capture limit keeps it) goes out in chunks before the result. `started`
- * is said when an attempt goes to the engine: from then on it is not
- * revoked. A no-op task is answered at once on the ws
+ * one FIFO shared by all peers until one of --slots is free, then runs in
+ * the engine (rp_submit_notify); the engine's notice comes back through a
+ * post, and the output (tail, as the capture limit keeps it) goes out in
+ * chunks before the result. `started` is said when an attempt goes to
+ * the engine: from then on it is not revoked. A no-op task is answered at once on the ws
  * thread: it starts nothing. Attempts not yet started can be revoked
  * (work stealing) and are given back on drain. When a peer goes, what it
  * had running is cancelled and its notices are dropped.
@@ -581,10 +579,10 @@ start(struct worker *w, struct watt *a)
 static void
 pump(struct worker *w)
 {
-    /* The engine gets one attempt more than it runs per slot: when a
-     * process ends, its loop thread starts the next at once, without
-     * waiting for this thread to hear of it (a hand-off per task). */
-    while (w->running < 2 * w->opt->slots && w->q_head != NULL) {
+    /* No more than it runs: an attempt waiting here can still be given
+     * back (revoke, drain); one handed over runs here. (Handing over one
+     * more per slot saved a hand-off per task but measured no faster.) */
+    while (w->running < w->opt->slots && w->q_head != NULL) {
         struct watt *a = w->q_head;
         q_unlink(w, a);
         a->st = A_STARTING;
