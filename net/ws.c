@@ -369,6 +369,7 @@ receive(rp__wsconn *c, const void *in, size_t len)
         c->rx_len += len;
     }
     if (lws_is_final_fragment(c->wsi) && lws_remaining_packet_payload(c->wsi) == 0) {
+        ws->activity++;             /* a whole message: the busy poll's cue */
         if (!c->rx_skip) {
             c->rx[c->rx_len] = '\0';
             ws->h.message(ws->h.ud, c, c->rx_binary ? RP__WS_BINARY : RP__WS_TEXT, c->rx,
@@ -385,21 +386,25 @@ receive(rp__wsconn *c, const void *in, size_t len)
     }
 }
 
-static void
+/* Whether there was any. */
+static bool
 run_posts(rp__ws *ws)
 {
     struct post *p;
+    bool any;
 
     pthread_mutex_lock(&ws->post_lock);
     p = ws->post_head;
     ws->post_head = ws->post_tail = NULL;
     pthread_mutex_unlock(&ws->post_lock);
+    any = p != NULL;
     while (p != NULL) {
         struct post *next = p->next;
         p->fn(p->arg);
         free(p);
         p = next;
     }
+    return any;
 }
 
 /* "127.0.0.1:52311", "[::1]:52311". */
@@ -437,10 +442,8 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 
     switch (reason) {
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        if (ws != NULL) {
+        if (ws != NULL && run_posts(ws))
             ws->activity++;
-            run_posts(ws);
-        }
         return 0;
 
 
@@ -513,7 +516,6 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 
     case LWS_CALLBACK_RECEIVE:
     case LWS_CALLBACK_CLIENT_RECEIVE:
-        ws->activity++;
         if (c != NULL && !c->dead)
             receive(c, in, len);
         return 0;
@@ -599,6 +601,7 @@ service_main(void *arg)
     rp__ws *ws = arg;
 
     current_ws = ws;
+    pthread_setname_np(pthread_self(), "rp-net");
     if (ws->cfg.tick_ms != 0)
         lws_sul_schedule(ws->ctx, 0, &ws->tick, tick_fire,
                          (lws_usec_t)ws->cfg.tick_ms * LWS_US_PER_MS);

@@ -46,7 +46,7 @@
 #include "net/proto.h"
 #include "net/ws.h"
 
-#define TICK_MS 50
+#define TICK_MS 250               /* heartbeats, dials, stealing; finer dials use rp__ws_tick_in */
 #define PING_EVERY_NS (1000ull * 1000 * 1000)
 #define BACKOFF_MIN_MS 10
 #define BACKOFF_MAX_MS 5000
