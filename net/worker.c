@@ -774,6 +774,18 @@ on_submit(struct worker *w, struct peer *p, const rp_msg *m)
     maybe_ready(w, a);
 }
 
+/* ok: the attempt was still waiting here and is given back. */
+static void
+send_revoked(struct peer *p, uint64_t task, unsigned attempt, bool ok)
+{
+    char text[160];
+    int n = snprintf(text, sizeof text,
+                     "{\"type\":\"revoked\",\"task\":%llu,\"attempt\":%u,\"ok\":%s}",
+                     (unsigned long long)task, attempt, ok ? "true" : "false");
+
+    rp__wsconn_send(p->c, false, text, (size_t)n);
+}
+
 static void
 on_cancel(struct worker *w, struct peer *p, const rp_msg *m, bool revoke)
 {
@@ -782,39 +794,21 @@ on_cancel(struct worker *w, struct peer *p, const rp_msg *m, bool revoke)
     struct watt *a = find_att(p, task);
 
     if (a == NULL || a->attempt != attempt) {
-        if (revoke) {
-            cJSON *r = cJSON_CreateObject();
-            cJSON_AddStringToObject(r, "type", "revoked");
-            cJSON_AddNumberToObject(r, "task", (double)task);
-            cJSON_AddNumberToObject(r, "attempt", attempt);
-            cJSON_AddBoolToObject(r, "ok", false);
-            rp__wsconn_send_msg(p->c, r);
-        }
+        if (revoke)
+            send_revoked(p, task, attempt, false);
         return;                     /* a cancel that crossed its result */
     }
     if (a->st == A_RUNNING) {
-        if (revoke) {
-            cJSON *r = cJSON_CreateObject();
-            cJSON_AddStringToObject(r, "type", "revoked");
-            cJSON_AddNumberToObject(r, "task", (double)task);
-            cJSON_AddNumberToObject(r, "attempt", attempt);
-            cJSON_AddBoolToObject(r, "ok", false);
-            rp__wsconn_send_msg(p->c, r);
-        } else {
+        if (revoke)
+            send_revoked(p, task, attempt, false);
+        else
             rp_cancel(w->pool, a->local);
-        }
         return;
     }
-    if (revoke) {
-        cJSON *r = cJSON_CreateObject();
-        cJSON_AddStringToObject(r, "type", "revoked");
-        cJSON_AddNumberToObject(r, "task", (double)task);
-        cJSON_AddNumberToObject(r, "attempt", attempt);
-        cJSON_AddBoolToObject(r, "ok", true);
-        rp__wsconn_send_msg(p->c, r);
-    } else {
+    if (revoke)
+        send_revoked(p, task, attempt, true);
+    else
         send_result_simple(p, a, "cancelled", NULL);
-    }
     att_drop(a);
     maybe_finish(w);
 }

@@ -702,6 +702,18 @@ fail:
     return NULL;
 }
 
+static void
+ws_free(rp__ws *ws)
+{
+    free(ws->error);
+    free(ws->cert);
+    free(ws->key);
+    free(ws->ca);
+    free(ws->host);
+    pthread_mutex_destroy(&ws->post_lock);
+    free(ws);
+}
+
 rp_status
 rp__ws_create(const struct rp__ws_config *cfg, const struct rp__ws_handler *h, rp__ws **out,
               char **why)
@@ -801,12 +813,7 @@ rp__ws_create(const struct rp__ws_config *cfg, const struct rp__ws_handler *h, r
     *out = ws;
     return RP_OK;
 fail:
-    free(ws->cert);
-    free(ws->key);
-    free(ws->ca);
-    free(ws->host);
-    pthread_mutex_destroy(&ws->post_lock);
-    free(ws);
+    ws_free(ws);
     return cfg->bind_host != NULL ? RP_ERR_IO : RP_ERR_SYSTEM;
 }
 
@@ -844,13 +851,7 @@ rp__ws_destroy(rp__ws *ws)
         free(p);
         p = next;
     }
-    free(ws->error);
-    free(ws->cert);
-    free(ws->key);
-    free(ws->ca);
-    free(ws->host);
-    pthread_mutex_destroy(&ws->post_lock);
-    free(ws);
+    ws_free(ws);
 }
 
 void
