@@ -60,7 +60,7 @@ TBB_CFLAGS   = $(shell $(PKG_CONFIG) --cflags tbb)
 TBB_LIBS     = $(shell $(PKG_CONFIG) --libs tbb)
 STORE_CFLAGS = $(shell $(PKG_CONFIG) --cflags sqlite3 libzstd libcrypto libcjson)
 STORE_LIBS   = $(shell $(PKG_CONFIG) --libs sqlite3 libzstd libcrypto libcjson) \
-               $(shell $(PKG_CONFIG) --libs libwebsockets) -lssl
+               $(shell $(PKG_CONFIG) --libs libwebsockets libssl)
 CJSON_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcjson)
 CJSON_LIBS   = $(shell $(PKG_CONFIG) --libs libcjson)
 CURSES_CFLAGS = $(shell $(PKG_CONFIG) --cflags ncursesw)
