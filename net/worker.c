@@ -72,6 +72,8 @@ struct watt {
     unsigned char *in;              /* stdin */
     uint64_t in_size, in_len;
     uint32_t in_seq;
+    uint64_t sent[2];               /* stdout, stderr bytes streamed so far */
+    uint32_t out_seq[2];            /* their next chunk numbers */
     struct wfile *files;
     size_t nfiles;
     rp_task_id local;
@@ -318,22 +320,46 @@ send_result_simple(struct peer *p, struct watt *a, const char *state, const char
     rp__wsconn_send_msg(p->c, m);
 }
 
+/* Streams what a stream has written since the last time: the new bytes
+ * at the end of tail (len bytes; total written in all). Bytes the capture
+ * limit dropped before they could be sent are skipped (the result's
+ * totals say how many there were). last: the stream is over. */
 static void
-send_stream(struct peer *p, struct watt *a, uint8_t kind, const char *data, size_t len)
+send_stream(struct peer *p, struct watt *a, uint8_t kind, const char *tail, size_t len,
+            uint64_t total, bool last)
 {
-    size_t off = 0;
-    uint32_t seq = 0;
+    int s = kind == RP_CHUNK_STDERR;
+    uint64_t fresh = total > a->sent[s] ? total - a->sent[s] : 0;
+    size_t n = fresh > len ? len : (size_t)fresh, off = len - n;
 
-    if (len == 0)
-        return;
-    while (off < len) {
-        size_t n = len - off > OUT_CHUNK ? OUT_CHUNK : len - off;
-        struct rp_chunk ch = { kind, off + n == len ? RP_CHUNK_LAST : 0, a->task, a->attempt,
-                               seq++, NULL, 0 };
+    a->sent[s] = total;
+    while (n > 0) {
+        size_t k = n > OUT_CHUNK ? OUT_CHUNK : n;
+        struct rp_chunk ch = { kind, last && k == n ? RP_CHUNK_LAST : 0, a->task, a->attempt,
+                               a->out_seq[s]++, NULL, 0 };
         unsigned char head[RP_PROTO_CHUNK_HEADER];
         rp__chunk_header(&ch, head);
-        rp__wsconn_send2(p->c, head, sizeof head, data + off, n);
-        off += n;
+        rp__wsconn_send2(p->c, head, sizeof head, tail + off, k);
+        off += k;
+        n -= k;
+    }
+}
+
+/* Every tick: what running attempts wrote since the last one. */
+static void
+stream_running(struct worker *w)
+{
+    for (struct peer *p = w->peers; p != NULL; p = p->next) {
+        for (struct watt *a = p->atts; a != NULL; a = a->next) {
+            rp_task_output o;
+            if (a->st != A_RUNNING || rp__wsconn_backlog(p->c) > ((size_t)4 << 20))
+                continue;
+            if (rp_task_peek_output(w->pool, a->local, OUT_CHUNK * 4, &o) == RP_OK) {
+                send_stream(p, a, RP_CHUNK_STDOUT, o.out, o.out_len, o.out_total, false);
+                send_stream(p, a, RP_CHUNK_STDERR, o.err, o.err_len, o.err_total, false);
+            }
+            rp_task_output_free(&o);
+        }
     }
 }
 
@@ -373,8 +399,8 @@ done_on_thread(void *arg)
         cJSON *m;
 
         rp_result_get_times(r, &times);
-        send_stream(p, a, RP_CHUNK_STDOUT, out, olen);
-        send_stream(p, a, RP_CHUNK_STDERR, err, elen);
+        send_stream(p, a, RP_CHUNK_STDOUT, out, olen, rp_result_stdout_total(r), true);
+        send_stream(p, a, RP_CHUNK_STDERR, err, elen, rp_result_stderr_total(r), true);
         if (!has_error) {
             /* Numbers only: written here, no second check needed. */
             char text[512], code[40];
@@ -1036,6 +1062,8 @@ on_tick(void *ud)
                   (double)(now - p->last_rx_ns) / 1e9);
             rp__wsconn_abort(p->c);
         }
+    if (w->running != 0)
+        stream_running(w);
     if (now - w->last_load_ns >= LOAD_EVERY_NS) {
         unsigned long long busy, total;
         uint64_t mem_total, mem_used;

@@ -1633,6 +1633,52 @@ closed_links_end_cleanly(void)
     rp_test_remove_tree(dir);
 }
 
+/* A remote task's output comes while it runs (the worker streams it every
+ * 250 ms): rp_task_peek_output shows the first line while the task is
+ * still running, and the result holds all of it, once. */
+static void
+output_streams_while_it_runs(void)
+{
+    char dir[PATH_MAX];
+    struct daemon w;
+    rp_pool *pool;
+    rp_task_id id;
+    rp_task_info info;
+    rp_task_output o;
+    rp_result *r;
+    bool seen = false;
+    size_t len;
+    const char *out;
+
+    begin(dir, sizeof dir);
+    CU_ASSERT_FATAL(daemon_start(&w, dir, "w", 0, NULL));
+    {
+        const char *addrs[] = { w.addr };
+        pool = pool_plain(addrs, 1);
+    }
+    CU_ASSERT(wait_up(pool, w.addr, true, UP_S));
+    id = rp_test_submit(pool, remote(rp_test_sh("echo first; echo e >&2; sleep 3; echo second")));
+    for (double end = rp_test_now() + 2.5; !seen && rp_test_now() < end;) {
+        CU_ASSERT_EQUAL_FATAL(rp_task_peek_output(pool, id, 4096, &o), RP_OK);
+        seen = o.out_len == 6 && memcmp(o.out, "first\n", 6) == 0 && o.err_len == 2;
+        rp_task_output_free(&o);
+        rp_test_sleep_ms(50);
+    }
+    CU_ASSERT_TRUE(seen);
+    CU_ASSERT_EQUAL(rp_task_get(pool, id, &info), RP_OK);
+    CU_ASSERT_EQUAL(info.state, RP_TASK_RUNNING);       /* seen before it ended */
+    CU_ASSERT_EQUAL(rp_wait(pool, id, WAIT_MS, &r), RP_OK);
+    out = rp_result_stdout(r, &len);
+    CU_ASSERT_EQUAL(len, 13);
+    CU_ASSERT(len == 13 && memcmp(out, "first\nsecond\n", 13) == 0);
+    CU_ASSERT_EQUAL(rp_result_stdout_total(r), 13);
+    CU_ASSERT_EQUAL(rp_result_stderr_total(r), 2);
+    rp_result_free(r);
+    rp_pool_shutdown(pool);
+    CU_ASSERT_EQUAL(daemon_stop(&w, 10), 0);
+    rp_test_remove_tree(dir);
+}
+
 /* Regression, found by this test (the engine no longer writes the remote
  * executor's capacity after start()):, seen under SANITIZE=thread: rp__engine_create (engine/jobs.c)
  * starts the remote executor -- whose network thread dials the configured
@@ -1712,6 +1758,7 @@ static const rp_test_case cases[] = {
     { "allow_refuses_other_programs", allow_refuses_other_programs },
     { "refused_task_keeps_the_link", refused_task_keeps_the_link },
     { "stdin_output_and_exit_code", stdin_output_and_exit_code },
+    { "output_streams_while_it_runs", output_streams_while_it_runs },
     { "bad_addresses", bad_addresses },
     { "two_tls_pools_of_one_process", two_tls_pools_of_one_process },
     { "closed_links_end_cleanly", closed_links_end_cleanly },

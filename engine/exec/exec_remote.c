@@ -1093,6 +1093,84 @@ remote_cancel(void *state, rp_task_id id, unsigned attempt)
     rp__ws_post(r->ws, cancel_post, n);
 }
 
+/* ---- what a running attempt has written (streamed by its worker) ---- */
+
+struct peek_note {
+    struct remote *r;
+    rp_task_id id;
+    unsigned attempt;
+    size_t max;
+    struct rp__bytes *out, *err;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+};
+
+static void
+copy_tail(const struct rp__bytes *from, size_t max, struct rp__bytes *to)
+{
+    size_t n = from->len > max ? max : from->len;
+
+    to->total = from->total;
+    to->len = n;
+    to->data = NULL;
+    if (n != 0) {
+        to->data = rp_xmalloc(n);
+        memcpy(to->data, from->data + from->len - n, n);
+    }
+}
+
+static void
+peek_on_thread(struct peek_note *n)
+{
+    struct attempt *a = att_get(n->r, n->id);
+
+    memset(n->out, 0, sizeof *n->out);
+    memset(n->err, 0, sizeof *n->err);
+    if (a != NULL && a->attempt == n->attempt) {
+        copy_tail(&a->out, n->max, n->out);
+        copy_tail(&a->err, n->max, n->err);
+    }
+}
+
+static void
+peek_post(void *arg)
+{
+    struct peek_note *n = arg;
+
+    peek_on_thread(n);
+    pthread_mutex_lock(&n->lock);
+    n->done = true;
+    pthread_cond_signal(&n->cond);
+    pthread_mutex_unlock(&n->lock);
+}
+
+static void
+remote_peek(void *state, rp_task_id id, unsigned attempt, size_t max, struct rp__bytes *out,
+            struct rp__bytes *err)
+{
+    struct remote *r = state;
+    struct peek_note n = { r, id, attempt, max, out, err, PTHREAD_MUTEX_INITIALIZER,
+                           PTHREAD_COND_INITIALIZER, false };
+
+    if (r->ws == NULL) {
+        memset(out, 0, sizeof *out);
+        memset(err, 0, sizeof *err);
+        return;
+    }
+    if (rp__ws_on_thread(r->ws)) {
+        peek_on_thread(&n);
+        return;
+    }
+    rp__ws_post(r->ws, peek_post, &n);
+    pthread_mutex_lock(&n.lock);
+    while (!n.done)
+        pthread_cond_wait(&n.cond, &n.lock);
+    pthread_mutex_unlock(&n.lock);
+    pthread_cond_destroy(&n.cond);
+    pthread_mutex_destroy(&n.lock);
+}
+
 /* ---- adding and removing workers ---- */
 
 struct link_note {
@@ -1395,7 +1473,7 @@ const rp__exec_ops rp__exec_remote = {
     .start = remote_start,
     .submit = remote_submit,
     .cancel = remote_cancel,
-    .peek = NULL,
+    .peek = remote_peek,
     .capacity = remote_capacity,
     .stats = remote_stats,
     .stop = remote_stop,
