@@ -220,6 +220,10 @@ void rp__engine_link_set(rp__engine *e, unsigned link, const char *node, const c
                          unsigned window, unsigned slots, bool up);
 /* Which link runs attempt t (executor's submit). */
 unsigned rp__engine_link_of(const struct rp__task *t);
+/* Takes task id out of its ready queue if it still waits there (not
+ * started, not backing off), ending it CANCELLED; false if it is anywhere
+ * else. Atomic against dispatch: the worker daemon's "give it back". */
+bool rp__engine_unqueue(rp__engine *e, rp_task_id id);
 /* An executor's state (rp__exec_ops.start's), e.g. RP__EXEC_REMOTE's. */
 void *rp__engine_exec_state(rp__engine *e, unsigned exec);
 /* An executor's start() that fails says why here (taken; malloc'd): it

@@ -2149,6 +2149,23 @@ rp__engine_checkpoint_interval(rp__engine *e, const struct rp_task *spec)
                                              : e->checkpoint_interval_ms;
 }
 
+bool
+rp__engine_unqueue(rp__engine *e, rp_task_id id)
+{
+    struct rp__task *t;
+    bool ok;
+
+    enter(e);
+    t = find_task(e, id);
+    ok = t != NULL && t->where == RP__READY && !e->stopping;
+    if (ok) {
+        queue_unlink(&e->exec[t->xk].ready[t->spec->priority], t);
+        finish(e, t, RP_TASK_CANCELLED, NULL);
+    }
+    leave(e);
+    return ok;
+}
+
 void
 rp__engine_start_error(rp__engine *e, char *why)
 {

@@ -38,6 +38,7 @@
 #include "engine/alloc.h"
 #include "engine/clock.h"
 #include "engine/engine.h"
+#include "engine/pool.h"
 #include "net/endpoint.h"
 #include "net/proto.h"
 #include "net/workdir.h"
@@ -73,6 +74,9 @@ struct watt {
     uint64_t in_size, in_len;
     uint32_t in_seq;
     uint64_t sent[2];               /* stdout, stderr bytes streamed so far */
+    bool started_said;              /* `started` sent (seen running) */
+    bool given_back;                /* taken back from the engine (revoke):
+                                       its notice says nothing */
     uint32_t out_seq[2];            /* their next chunk numbers */
     struct wfile *files;
     size_t nfiles;
@@ -352,8 +356,20 @@ stream_running(struct worker *w)
     for (struct peer *p = w->peers; p != NULL; p = p->next) {
         for (struct watt *a = p->atts; a != NULL; a = a->next) {
             rp_task_output o;
+            rp_task_info info;
             if (a->st != A_RUNNING || rp__wsconn_backlog(p->c) > ((size_t)4 << 20))
                 continue;
+            if (!a->started_said && rp_task_get(w->pool, a->local, &info) == RP_OK &&
+                info.state != RP_TASK_QUEUED) {
+                /* Numbers checked on the way in: no second check needed. */
+                char text[160];
+                int n = snprintf(text, sizeof text,
+                                 "{\"type\":\"started\",\"task\":%llu,\"attempt\":%u,"
+                                 "\"pid\":0}",
+                                 (unsigned long long)a->task, a->attempt);
+                rp__wsconn_send(p->c, false, text, (size_t)n);
+                a->started_said = true;
+            }
             if (rp_task_peek_output(w->pool, a->local, OUT_CHUNK * 4, &o) == RP_OK) {
                 send_stream(p, a, RP_CHUNK_STDOUT, o.out, o.out_len, o.out_total, false);
                 send_stream(p, a, RP_CHUNK_STDERR, o.err, o.err_len, o.err_total, false);
@@ -383,7 +399,10 @@ done_on_thread(void *arg)
 
     free(n);
     w->running--;
-    if (p != NULL && rp_wait(w->pool, a->local, 0, &r) == RP_OK) {
+    if (a->given_back) {
+        if (rp_wait(w->pool, a->local, 0, &r) == RP_OK)
+            rp_result_free(r);
+    } else if (p != NULL && rp_wait(w->pool, a->local, 0, &r) == RP_OK) {
         static const char *const names[] = {
             [RP_TASK_SUCCEEDED] = "succeeded", [RP_TASK_FAILED] = "failed",
             [RP_TASK_CANCELLED] = "cancelled", [RP_TASK_TIMED_OUT] = "timed_out",
@@ -594,21 +613,18 @@ start(struct worker *w, struct watt *a)
         att_drop(a);
         return;
     }
-    /* Numbers checked on the way in: no second check needed. */
-    char text[160];
-    int n = snprintf(text, sizeof text,
-                     "{\"type\":\"started\",\"task\":%llu,\"attempt\":%u,\"pid\":0}",
-                     (unsigned long long)a->task, a->attempt);
-    rp__wsconn_send(p->c, false, text, (size_t)n);
+    /* `started` is said when it is seen running (stream_running): until
+     * then it can still be given back. */
 }
 
 static void
 pump(struct worker *w)
 {
-    /* No more than it runs: an attempt waiting here can still be given
-     * back (revoke, drain); one handed over runs here. (Handing over one
-     * more per slot saved a hand-off per task but measured no faster.) */
-    while (w->running < w->opt->slots && w->q_head != NULL) {
+    /* The engine holds one more than it runs per slot: when a process
+     * ends, its thread starts the next at once, without a hand-off to
+     * this one. What waits there can still be given back
+     * (rp__engine_unqueue). */
+    while (w->running < 2 * w->opt->slots && w->q_head != NULL) {
         struct watt *a = w->q_head;
         q_unlink(w, a);
         a->st = A_STARTING;
@@ -825,10 +841,21 @@ on_cancel(struct worker *w, struct peer *p, const rp_msg *m, bool revoke)
         return;                     /* a cancel that crossed its result */
     }
     if (a->st == A_RUNNING) {
-        if (revoke)
-            send_revoked(p, task, attempt, false);
-        else
+        if (!revoke) {
             rp_cancel(w->pool, a->local);
+        } else if (rp__engine_unqueue(rp__pool_engine(w->pool), a->local)) {
+            /* Out of the peer's list at once (the coordinator may send it
+             * here again before the engine's notice frees it, silently). */
+            a->given_back = true;
+            att_detach(a);
+            a->next = w->orphans;
+            if (w->orphans != NULL)
+                w->orphans->prev = a;
+            w->orphans = a;
+            send_revoked(p, task, attempt, true);
+        } else {
+            send_revoked(p, task, attempt, false);
+        }
         return;
     }
     if (revoke)
