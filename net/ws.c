@@ -732,9 +732,15 @@ rp__ws_create(const struct rp__ws_config *cfg, const struct rp__ws_handler *h, r
     ws->h = *h;
     pthread_mutex_init(&ws->post_lock, NULL);
     {
-        /* REPARTIR_SPIN_US (default 50; 0 = never) bounds the busy poll. */
+        /* REPARTIR_SPIN_US (default 50; 0 = never) bounds the busy poll.
+         * A process that may run on one CPU only does not poll: there the
+         * answer cannot come while this thread holds the CPU. */
         const char *spin = getenv("REPARTIR_SPIN_US");
+        cpu_set_t cpus;
         long us = spin != NULL ? strtol(spin, NULL, 10) : 50;
+        if (spin == NULL && sched_getaffinity(0, sizeof cpus, &cpus) == 0 &&
+            CPU_COUNT(&cpus) < 2)
+            us = 0;
         ws->spin_ns = (uint64_t)(us < 0 ? 0 : us > 10000 ? 10000 : us) * 1000;
     }
     if (cfg->bind_host != NULL)
