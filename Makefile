@@ -66,7 +66,8 @@ CJSON_LIBS   = $(shell $(PKG_CONFIG) --libs libcjson)
 CURSES_CFLAGS = $(shell $(PKG_CONFIG) --cflags ncursesw)
 CURSES_LIBS   = $(shell $(PKG_CONFIG) --libs ncursesw)
 
-LIB_SRCS   := $(wildcard engine/*.c engine/sched/*.c engine/exec/*.c ckpt/*.c net/*.c)
+LIB_SRCS   := $(wildcard engine/*.c engine/sched/*.c engine/exec/*.c engine/simd/*.c ckpt/*.c \
+                         net/*.c)
 CLI_SRCS   := $(wildcard cli/*.c)
 TUI_SRCS   := $(wildcard tui/*.c)
 THEME_FILES := $(sort $(wildcard themes/*.theme))
@@ -226,6 +227,10 @@ $(BUILD)/obj/tests/%.o: ALL_CPPFLAGS += $(CUNIT_CFLAGS) $(CURSES_CFLAGS)
 $(BUILD)/obj/ckpt/%.o: ALL_CPPFLAGS += $(STORE_CFLAGS)
 $(BUILD)/obj/engine/%.o: ALL_CPPFLAGS += $(STORE_CFLAGS)
 $(BUILD)/obj/net/%.o: ALL_CPPFLAGS += $(STORE_CFLAGS)
+# Each SIMD variant is built for its instruction set and runs only where
+# cpuid finds it (engine/simd/simd.c).
+$(BUILD)/obj/engine/simd/simd_avx2.o: ALL_CFLAGS += -mavx2 -mfma
+$(BUILD)/obj/engine/simd/simd_avx512.o: ALL_CFLAGS += -mavx512f -mfma
 
 # Benchmarks and their anchors: OpenMP and oneTBB only here.
 $(BUILD)/obj/bench/%.o: ALL_CFLAGS += -fopenmp

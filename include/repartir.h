@@ -14,5 +14,6 @@
 #include "repartir/pool.h"
 #include "repartir/task.h"
 #include "repartir/ckpt.h"
+#include "repartir/simd.h"
 
 #endif /* REPARTIR_H */

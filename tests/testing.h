@@ -40,7 +40,8 @@ typedef struct {
     X(proto)              \
     X(workdir)            \
     X(endpoint)           \
-    X(remote)
+    X(remote)             \
+    X(simd)
 
 #define RP__TEST_DECLARE(name) extern const rp_test_suite rp_test_suite_##name;
 RP_TEST_SUITES(RP__TEST_DECLARE)

@@ -1,0 +1,48 @@
+/*
+ * simd.h (internal) -- the float32 kernels behind include/repartir/simd.h:
+ * one ops table per instruction set, picked once (cpuid, or
+ * REPARTIR_SIMD=scalar|avx2|avx512), and every table reachable by name
+ * so that tests and benchmarks can run each variant on one machine.
+ *
+ * Every kernel takes any length and any alignment. Reductions (dot, sum)
+ * sum blockwise: RP__SIMD_ACC independent accumulators of the vector's
+ * width, each summing every (RP__SIMD_ACC x width)-th term in order, then
+ * the accumulators pairwise, then the tail in order. The error of each is
+ * then at most about (n / (RP__SIMD_ACC x width) + log2(width) + 8) x
+ * 2^-24 x sum |term| (tests/test_simd.c holds every variant to
+ * (n / RP__SIMD_ACC + 16) x 2^-24 x sum |term|, the scalar one's).
+ * min, max and argmax propagate NaN (the first NaN's index for argmax);
+ * the sign of a zero they return is unspecified when +0 and -0 tie.
+ */
+#ifndef RP_ENGINE_SIMD_SIMD_H
+#define RP_ENGINE_SIMD_SIMD_H
+
+#include <stddef.h>
+
+#define RP__SIMD_ACC 4
+
+struct rp__simd_ops {
+    const char *name;
+    void (*add)(float *out, const float *a, const float *b, size_t n);
+    void (*sub)(float *out, const float *a, const float *b, size_t n);
+    void (*mul)(float *out, const float *a, const float *b, size_t n);
+    void (*div)(float *out, const float *a, const float *b, size_t n);
+    void (*scale)(float *out, const float *a, float s, size_t n);
+    void (*axpy)(float *y, float alpha, const float *x, size_t n);
+    void (*relu)(float *out, const float *a, size_t n);
+    float (*dot)(const float *a, const float *b, size_t n);
+    float (*sum)(const float *a, size_t n);
+    float (*min)(const float *a, size_t n);
+    float (*max)(const float *a, size_t n);
+};
+
+extern const struct rp__simd_ops rp__simd_scalar;
+extern const struct rp__simd_ops rp__simd_avx2;
+extern const struct rp__simd_ops rp__simd_avx512;
+
+/* The table in use: the best this CPU runs, or REPARTIR_SIMD's. */
+const struct rp__simd_ops *rp__simd(void);
+/* The table of that name if this CPU can run it, else NULL. */
+const struct rp__simd_ops *rp__simd_named(const char *isa);
+
+#endif /* RP_ENGINE_SIMD_SIMD_H */

@@ -1,0 +1,52 @@
+/* simd_avx512.c -- the kernels on AVX-512F (16 floats), built with
+ * -mavx512f -mfma and run only where cpuid says so (simd.c). */
+#include "engine/simd/simd.h"
+
+#include <immintrin.h>
+
+typedef __m512 VF;
+#define VL 16
+#define LOADU(p) _mm512_loadu_ps(p)
+#define STOREU(p, v) _mm512_storeu_ps((p), (v))
+#define SET1(x) _mm512_set1_ps(x)
+#define ZERO() _mm512_setzero_ps()
+#define ADD(a, b) _mm512_add_ps((a), (b))
+#define SUB(a, b) _mm512_sub_ps((a), (b))
+#define MUL(a, b) _mm512_mul_ps((a), (b))
+#define DIV(a, b) _mm512_div_ps((a), (b))
+#define FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define MAXV(a, b) _mm512_max_ps((a), (b))
+#define MINV(a, b) _mm512_min_ps((a), (b))
+/* NaN lanes kept, others 0; joined by addition (NaN + anything = NaN). */
+#define NANMASK(v) _mm512_maskz_mov_ps(_mm512_cmp_ps_mask((v), (v), _CMP_UNORD_Q), (v))
+#define ORMASK(a, b) _mm512_add_ps((a), (b))
+#define ANYBITS(m) (_mm512_cmp_ps_mask((m), (m), _CMP_UNORD_Q) != 0)
+#define OPS_NAME rp__simd_avx512
+#define ISA "avx512"
+
+/* Lane sums, pairwise: 16 -> 8 -> 4 -> 2 -> 1. */
+static inline float
+HSUM(__m512 v)
+{
+    __m256 lo = _mm512_castps512_ps256(v),
+           hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    __m256 s = _mm256_add_ps(lo, hi);
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+
+static inline float
+HMAX(__m512 v)
+{
+    return _mm512_reduce_max_ps(v);
+}
+
+static inline float
+HMIN(__m512 v)
+{
+    return _mm512_reduce_min_ps(v);
+}
+
+#include "engine/simd/simd_vec.h"

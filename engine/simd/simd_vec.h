@@ -1,0 +1,204 @@
+/*
+ * simd_vec.h (internal) -- the kernels of engine/simd/simd.h written once
+ * for any vector width. A variant's file defines the vector type and the
+ * operations below, then includes this file and names its table:
+ *
+ *   VF, VL            vector of floats, and its lanes
+ *   LOADU(p), STOREU(p, v), SET1(x), ZERO()
+ *   ADD, SUB, MUL, DIV, MAXV, MINV(a, b), FMA(a, b, c) = a * b + c
+ *   NANMASK(v)        a vector marking v's NaN lanes; ORMASK(m, m2) joins
+ *                     two; ANYBITS(m) says whether any lane is marked
+ *   HSUM(v)           the sum of v's lanes, pairwise
+ *   HMAX(v), HMIN(v)  the largest / smallest lane
+ *   OPS_NAME, ISA     the table's C name and its name string
+ *
+ * Tails (n not a multiple of VL) run as plain C on the same formulas.
+ */
+#include <math.h>
+
+static void
+k_add(float *out, const float *a, const float *b, size_t n)
+{
+    size_t i = 0;
+    for (; i + VL <= n; i += VL)
+        STOREU(out + i, ADD(LOADU(a + i), LOADU(b + i)));
+    for (; i < n; i++)
+        out[i] = a[i] + b[i];
+}
+
+static void
+k_sub(float *out, const float *a, const float *b, size_t n)
+{
+    size_t i = 0;
+    for (; i + VL <= n; i += VL)
+        STOREU(out + i, SUB(LOADU(a + i), LOADU(b + i)));
+    for (; i < n; i++)
+        out[i] = a[i] - b[i];
+}
+
+static void
+k_mul(float *out, const float *a, const float *b, size_t n)
+{
+    size_t i = 0;
+    for (; i + VL <= n; i += VL)
+        STOREU(out + i, MUL(LOADU(a + i), LOADU(b + i)));
+    for (; i < n; i++)
+        out[i] = a[i] * b[i];
+}
+
+static void
+k_div(float *out, const float *a, const float *b, size_t n)
+{
+    size_t i = 0;
+    for (; i + VL <= n; i += VL)
+        STOREU(out + i, DIV(LOADU(a + i), LOADU(b + i)));
+    for (; i < n; i++)
+        out[i] = a[i] / b[i];
+}
+
+static void
+k_scale(float *out, const float *a, float s, size_t n)
+{
+    VF vs = SET1(s);
+    size_t i = 0;
+    for (; i + VL <= n; i += VL)
+        STOREU(out + i, MUL(LOADU(a + i), vs));
+    for (; i < n; i++)
+        out[i] = a[i] * s;
+}
+
+static void
+k_axpy(float *y, float alpha, const float *x, size_t n)
+{
+    VF va = SET1(alpha);
+    size_t i = 0;
+    for (; i + VL <= n; i += VL)
+        STOREU(y + i, FMA(va, LOADU(x + i), LOADU(y + i)));
+    for (; i < n; i++)
+        y[i] = fmaf(alpha, x[i], y[i]);
+}
+
+static void
+k_relu(float *out, const float *a, size_t n)
+{
+    VF z = ZERO();
+    size_t i = 0;
+    for (; i + VL <= n; i += VL) {
+        VF v = LOADU(a + i);
+        /* NaN stays NaN: max(v, 0) with v first would give 0 for NaN on
+         * x86 (the second operand wins on unordered). */
+        STOREU(out + i, MAXV(z, v));
+    }
+    for (; i < n; i++)          /* as max(0, x) does: NaN and -0 stay */
+        out[i] = a[i] > 0.0f || a[i] == 0.0f || isnan(a[i]) ? a[i] : 0.0f;
+}
+
+static float
+k_dot(const float *a, const float *b, size_t n)
+{
+    VF acc[RP__SIMD_ACC];
+    size_t i = 0;
+    float s;
+
+    for (int k = 0; k < RP__SIMD_ACC; k++)
+        acc[k] = ZERO();
+    for (; i + RP__SIMD_ACC * VL <= n; i += RP__SIMD_ACC * VL)
+        for (int k = 0; k < RP__SIMD_ACC; k++)
+            acc[k] = FMA(LOADU(a + i + k * VL), LOADU(b + i + k * VL), acc[k]);
+    for (; i + VL <= n; i += VL)
+        acc[0] = FMA(LOADU(a + i), LOADU(b + i), acc[0]);
+    s = HSUM(ADD(ADD(acc[0], acc[1]), ADD(acc[2], acc[3])));
+    for (; i < n; i++)
+        s = fmaf(a[i], b[i], s);
+    return s;
+}
+
+static float
+k_sum(const float *a, size_t n)
+{
+    VF acc[RP__SIMD_ACC];
+    size_t i = 0;
+    float s;
+
+    for (int k = 0; k < RP__SIMD_ACC; k++)
+        acc[k] = ZERO();
+    for (; i + RP__SIMD_ACC * VL <= n; i += RP__SIMD_ACC * VL)
+        for (int k = 0; k < RP__SIMD_ACC; k++)
+            acc[k] = ADD(acc[k], LOADU(a + i + k * VL));
+    for (; i + VL <= n; i += VL)
+        acc[0] = ADD(acc[0], LOADU(a + i));
+    s = HSUM(ADD(ADD(acc[0], acc[1]), ADD(acc[2], acc[3])));
+    for (; i < n; i++)
+        s += a[i];
+    return s;
+}
+
+/* min/max: NaN anywhere gives NaN; an empty array gives NaN too. */
+static float
+k_max(const float *a, size_t n)
+{
+    size_t i = 0;
+    float m = -INFINITY;
+
+    if (n == 0)
+        return NAN;
+    if (n >= VL) {
+        VF vm = LOADU(a), nan = NANMASK(vm);
+        for (i = VL; i + VL <= n; i += VL) {
+            VF v = LOADU(a + i);
+            nan = ORMASK(nan, NANMASK(v));
+            vm = MAXV(vm, v);
+        }
+        if (ANYBITS(nan))
+            return NAN;
+        m = HMAX(vm);
+    }
+    for (; i < n; i++) {
+        if (isnan(a[i]))
+            return NAN;
+        m = a[i] > m ? a[i] : m;
+    }
+    return m;
+}
+
+static float
+k_min(const float *a, size_t n)
+{
+    size_t i = 0;
+    float m = INFINITY;
+
+    if (n == 0)
+        return NAN;
+    if (n >= VL) {
+        VF vm = LOADU(a), nan = NANMASK(vm);
+        for (i = VL; i + VL <= n; i += VL) {
+            VF v = LOADU(a + i);
+            nan = ORMASK(nan, NANMASK(v));
+            vm = MINV(vm, v);
+        }
+        if (ANYBITS(nan))
+            return NAN;
+        m = HMIN(vm);
+    }
+    for (; i < n; i++) {
+        if (isnan(a[i]))
+            return NAN;
+        m = a[i] < m ? a[i] : m;
+    }
+    return m;
+}
+
+const struct rp__simd_ops OPS_NAME = {
+    .name = ISA,
+    .add = k_add,
+    .sub = k_sub,
+    .mul = k_mul,
+    .div = k_div,
+    .scale = k_scale,
+    .axpy = k_axpy,
+    .relu = k_relu,
+    .dot = k_dot,
+    .sum = k_sum,
+    .min = k_min,
+    .max = k_max,
+};

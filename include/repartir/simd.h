@@ -1,0 +1,38 @@
+/*
+ * repartir/simd.h -- float32 kernels: any length (0 included), any
+ * alignment; out may be one of the inputs. The instruction set is picked
+ * once, at the first call: the best this CPU runs (AVX-512, AVX2+FMA, or
+ * plain C), or REPARTIR_SIMD=scalar|avx2|avx512. docs/simd.md says how
+ * reductions sum and what they guarantee.
+ */
+#ifndef REPARTIR_SIMD_H
+#define REPARTIR_SIMD_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* "avx512", "avx2", "neon", "scalar": the kernels in use. */
+RP_API const char *rp_simd_isa(void);
+RP_API void rp_simd_add(float *out, const float *a, const float *b, size_t n);
+RP_API void rp_simd_mul(float *out, const float *a, const float *b, size_t n);
+RP_API void rp_simd_axpy(float *y, float alpha, const float *x, size_t n);   /* y += alpha*x */
+RP_API float rp_simd_dot(const float *a, const float *b, size_t n);
+/* Added: */
+RP_API void rp_simd_sub(float *out, const float *a, const float *b, size_t n);
+RP_API void rp_simd_div(float *out, const float *a, const float *b, size_t n);
+RP_API void rp_simd_scale(float *out, const float *a, float s, size_t n);     /* out = s*a */
+/* max(0, x): NaN stays NaN, -0 stays -0. */
+RP_API void rp_simd_relu(float *out, const float *a, size_t n);
+RP_API float rp_simd_sum(const float *a, size_t n);
+/* NaN if any element is NaN, or if n is 0. */
+RP_API float rp_simd_min(const float *a, size_t n);
+RP_API float rp_simd_max(const float *a, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* REPARTIR_SIMD_H */
