@@ -191,6 +191,56 @@ reductions_hold_their_error_bound_and_propagate_nan(void)
     each_isa(check_reductions);
 }
 
+static void
+check_argmax_softmax(const struct rp__simd_ops *o, size_t n, unsigned off)
+{
+    float *a = malloc((n + 4) * sizeof *a), *out = malloc((n + 4) * sizeof *out);
+    float *pa = a + off, *po = out + (off + 2) % 4;
+    size_t want = (size_t)-1, bad = 0;
+    double m = -INFINITY, s = 0;
+
+    fill(pa, n, false);
+    for (size_t i = 0; i < n; i++)
+        pa[i] *= 4;                     /* -32..32: e^x spans 2^-92..2^46 */
+    if (n > 3)
+        pa[n / 2] = pa[n / 3];          /* a tie: the first one wins */
+    for (size_t i = 0; i < n; i++)
+        if (pa[i] > m) {
+            m = pa[i];
+            want = i;
+        }
+    CU_ASSERT_EQUAL(o->argmax(pa, n), want);
+    o->softmax(po, pa, n);
+    for (size_t i = 0; i < n; i++)
+        s += exp((double)pa[i] - m);
+    /* The sum's bound (docs/simd.md) plus a few roundings: exp (2 ulp),
+     * 1/s and the product, and x - max rounded in float, which e^(.)
+     * turns into a relative error of |x - max| ulp. */
+    double tol = ((double)(n / RP__SIMD_ACC + 16) + 6) * 0x1p-24;
+    for (size_t i = 0; i < n; i++) {
+        double ref = exp((double)pa[i] - m) / s;
+        double own = fabs((double)pa[i] - m) * 0x1p-24;
+        bad += !(fabs(po[i] - ref) <= (tol + own) * ref + 1e-45);
+    }
+    if (bad != 0)
+        CU_FAIL("softmax is off by more than its bound");
+    if (n > 0) {
+        size_t at = next() % n;
+        pa[at] = NAN;
+        CU_ASSERT_EQUAL(o->argmax(pa, n), at);
+        o->softmax(po, pa, n);
+        CU_ASSERT(isnan(po[at]));
+    }
+    free(a);
+    free(out);
+}
+
+static void
+argmax_and_softmax_match_double(void)
+{
+    each_isa(check_argmax_softmax);
+}
+
 /* Denormals are summed, not flushed (no FTZ/DAZ anywhere). */
 static void
 denormals_are_kept(void)
@@ -229,6 +279,7 @@ static const rp_test_case cases[] = {
     { "elementwise_kernels_match_c_bit_for_bit", elementwise_kernels_match_c_bit_for_bit },
     { "reductions_hold_their_error_bound_and_propagate_nan",
       reductions_hold_their_error_bound_and_propagate_nan },
+    { "argmax_and_softmax_match_double", argmax_and_softmax_match_double },
     { "denormals_are_kept", denormals_are_kept },
     { "the_live_variant_is_one_of_them", the_live_variant_is_one_of_them },
     { NULL, NULL },

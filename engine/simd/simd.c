@@ -67,3 +67,5 @@ float rp_simd_dot(const float *a, const float *b, size_t n) { return rp__simd()-
 float rp_simd_sum(const float *a, size_t n) { return rp__simd()->sum(a, n); }
 float rp_simd_min(const float *a, size_t n) { return rp__simd()->min(a, n); }
 float rp_simd_max(const float *a, size_t n) { return rp__simd()->max(a, n); }
+size_t rp_simd_argmax(const float *a, size_t n) { return rp__simd()->argmax(a, n); }
+void rp_simd_softmax(float *o, const float *a, size_t n) { rp__simd()->softmax(o, a, n); }

@@ -13,6 +13,9 @@
  * (n / RP__SIMD_ACC + 16) x 2^-24 x sum |term|, the scalar one's).
  * min, max and argmax propagate NaN (the first NaN's index for argmax);
  * the sign of a zero they return is unspecified when +0 and -0 tie.
+ * softmax subtracts the maximum first (no overflow), exponentiates with
+ * EXP (libm's expf in C; a degree-6 polynomial after range reduction,
+ * within 2 ulp, in the vector variants) and scales by 1 / the blocked sum.
  */
 #ifndef RP_ENGINE_SIMD_SIMD_H
 #define RP_ENGINE_SIMD_SIMD_H
@@ -34,6 +37,8 @@ struct rp__simd_ops {
     float (*sum)(const float *a, size_t n);
     float (*min)(const float *a, size_t n);
     float (*max)(const float *a, size_t n);
+    size_t (*argmax)(const float *a, size_t n);
+    void (*softmax)(float *out, const float *a, size_t n);
 };
 
 extern const struct rp__simd_ops rp__simd_scalar;

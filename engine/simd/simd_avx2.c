@@ -51,4 +51,12 @@ HMIN(__m256 v)
     return _mm_cvtss_f32(x);
 }
 
+#define ROUND(v) _mm256_round_ps((v), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+/* 2^n for whole n in [-127, 128]: n + 127 in the exponent bits. */
+#define POW2(n) _mm256_castsi256_ps(_mm256_slli_epi32(                                   \
+    _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23))
+#define NANMASK_KEEP(v) _mm256_cmp_ps((v), (v), _CMP_UNORD_Q)
+#define PUTNAN(v, m) _mm256_or_ps((v), (m))   /* all-ones bits: a NaN */
+#include "engine/simd/simd_exp.h"
+
 #include "engine/simd/simd_vec.h"

@@ -49,4 +49,12 @@ HMIN(__m512 v)
     return _mm512_reduce_min_ps(v);
 }
 
+#define ROUND(v) _mm512_roundscale_ps((v), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+/* 2^n for whole n in [-127, 128]: n + 127 in the exponent bits. */
+#define POW2(n) _mm512_castsi512_ps(_mm512_slli_epi32(                                   \
+    _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23))
+#define NANMASK_KEEP(v) NANMASK(v)
+#define PUTNAN(v, m) _mm512_add_ps((v), (m))   /* NaN lanes of m, 0 elsewhere */
+#include "engine/simd/simd_exp.h"
+
 #include "engine/simd/simd_vec.h"

@@ -23,6 +23,8 @@ typedef float VF;
 #define HSUM(v) (v)
 #define HMAX(v) (v)
 #define HMIN(v) (v)
+#define EXP(v) expf(v)
+#define EXP1(v) expf(v)
 #define OPS_NAME rp__simd_scalar
 #define ISA "scalar"
 

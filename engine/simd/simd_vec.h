@@ -12,7 +12,10 @@
  *   HMAX(v), HMIN(v)  the largest / smallest lane
  *   OPS_NAME, ISA     the table's C name and its name string
  *
- * Tails (n not a multiple of VL) run as plain C on the same formulas.
+ *   EXP(v)            e^v per lane (see simd.h)
+ *
+ * Tails (n not a multiple of VL) run as plain C on the same formulas
+ * (EXP's scalar twin: EXP1).
  */
 #include <math.h>
 
@@ -188,6 +191,43 @@ k_min(const float *a, size_t n)
     return m;
 }
 
+/* The first index of the maximum (of the first NaN if there is one);
+ * (size_t)-1 for an empty array. */
+static size_t
+k_argmax(const float *a, size_t n)
+{
+    float m = k_max(a, n);
+
+    if (n == 0)
+        return (size_t)-1;
+    for (size_t i = 0; i < n; i++)
+        if (isnan(m) ? isnan(a[i]) : a[i] == m)
+            return i;
+    return 0;                       /* not reached */
+}
+
+/* out = exp(a - max) / sum: numerically stable. A NaN, or an infinity
+ * (inf - inf), gives NaN where it goes. */
+static void
+k_softmax(float *out, const float *a, size_t n)
+{
+    float m, s;
+    size_t i = 0;
+
+    if (n == 0)
+        return;
+    m = k_max(a, n);
+    {
+        VF vm = SET1(m);
+        for (; i + VL <= n; i += VL)
+            STOREU(out + i, EXP(SUB(LOADU(a + i), vm)));
+        for (; i < n; i++)
+            out[i] = EXP1(a[i] - m);
+    }
+    s = k_sum(out, n);
+    k_scale(out, out, 1.0f / s, n);
+}
+
 const struct rp__simd_ops OPS_NAME = {
     .name = ISA,
     .add = k_add,
@@ -201,4 +241,6 @@ const struct rp__simd_ops OPS_NAME = {
     .sum = k_sum,
     .min = k_min,
     .max = k_max,
+    .argmax = k_argmax,
+    .softmax = k_softmax,
 };

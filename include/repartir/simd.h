@@ -30,6 +30,11 @@ RP_API float rp_simd_sum(const float *a, size_t n);
 /* NaN if any element is NaN, or if n is 0. */
 RP_API float rp_simd_min(const float *a, size_t n);
 RP_API float rp_simd_max(const float *a, size_t n);
+/* The first index of the maximum, or of the first NaN; (size_t)-1 if n is 0. */
+RP_API size_t rp_simd_argmax(const float *a, size_t n);
+/* out = exp(a - max(a)) / sum: numerically stable; NaN or an infinity in a
+ * gives NaN. Relative error within a few ulp (docs/simd.md). */
+RP_API void rp_simd_softmax(float *out, const float *a, size_t n);
 
 #ifdef __cplusplus
 }
