@@ -58,6 +58,8 @@ CUNIT_CFLAGS = $(shell $(PKG_CONFIG) --cflags cunit)
 CUNIT_LIBS   = $(shell $(PKG_CONFIG) --libs cunit)
 TBB_CFLAGS   = $(shell $(PKG_CONFIG) --cflags tbb)
 TBB_LIBS     = $(shell $(PKG_CONFIG) --libs tbb)
+OPENBLAS_CFLAGS = $(shell $(PKG_CONFIG) --cflags openblas)
+OPENBLAS_LIBS   = $(shell $(PKG_CONFIG) --libs openblas)
 STORE_CFLAGS = $(shell $(PKG_CONFIG) --cflags sqlite3 libzstd libcrypto libcjson)
 STORE_LIBS   = $(shell $(PKG_CONFIG) --libs sqlite3 libzstd libcrypto libcjson) \
                $(shell $(PKG_CONFIG) --libs libwebsockets libssl)
@@ -91,7 +93,7 @@ EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/
 
 # Benchmarks: each program runs ours and its anchors, in child processes,
 # in the same run (bench/README.md).
-BENCHES := fib pfor idle spawn ckpt submit console remote
+BENCHES := fib pfor idle spawn ckpt submit console remote simd
 bench_fib_srcs  := bench/bench_fib.c bench/anchors/fib_omp.c bench/anchors/fib_tbb.cpp
 bench_pfor_srcs := bench/bench_pfor.c bench/anchors/pfor_omp.c
 bench_idle_srcs := bench/bench_idle.c bench/anchors/idle_omp.c bench/anchors/idle_tbb.cpp
@@ -100,6 +102,7 @@ bench_ckpt_srcs := bench/bench_ckpt.c
 bench_submit_srcs := bench/bench_submit.c
 bench_console_srcs := bench/bench_console.c
 bench_remote_srcs := bench/bench_remote.c bench/anchors/tls_pingpong.c bench/anchors/lws_echo.c
+bench_simd_srcs := bench/bench_simd.c
 BENCH_BINS := $(addprefix $(BUILD)/bench/bench_,$(BENCHES))
 
 .PHONY: FORCE all run test check check-concurrent check-integration bench bench-build \
@@ -235,6 +238,8 @@ $(BUILD)/obj/engine/simd/simd_avx512.o: ALL_CFLAGS += -mavx512f -mfma
 # Benchmarks and their anchors: OpenMP and oneTBB only here.
 $(BUILD)/obj/bench/%.o: ALL_CFLAGS += -fopenmp
 $(BUILD)/obj/bench/%.o: ALL_CPPFLAGS += $(TBB_CFLAGS) $(CURSES_CFLAGS)
+$(BUILD)/obj/bench/bench_simd.o: ALL_CPPFLAGS += $(OPENBLAS_CFLAGS)
+$(BUILD)/bench/bench_simd: TBB_LIBS += $(OPENBLAS_LIBS)
 
 .SECONDEXPANSION:
 # Objects reached through pattern chains are kept, not deleted as intermediates.

@@ -15,6 +15,7 @@ PACKAGES=(
   "pkg-config         compiler flags for every library"
   "libcunit1-dev      unit test framework (CUnit)"
   "libtbb-dev         oneTBB, the anchor the scheduler is measured against"
+  "libopenblas-dev    OpenBLAS, the anchor the SIMD kernels are measured against"
   "libgomp1           OpenMP runtime, the other scheduler anchor"
   "libcjson-dev       JSON for the CLI's --json output (and, later, the protocol)"
   "libsqlite3-dev     the state store's index (SQLite, WAL mode)"

@@ -22,7 +22,7 @@
 
 #include <stddef.h>
 
-#define RP__SIMD_ACC 4
+#define RP__SIMD_ACC 8             /* hides FMA latency: 4 cycles x 2 ports */
 
 struct rp__simd_ops {
     const char *name;

@@ -20,6 +20,7 @@ typedef __m256 VF;
 #define NANMASK(v) _mm256_cmp_ps((v), (v), _CMP_UNORD_Q)
 #define ORMASK(a, b) _mm256_or_ps((a), (b))
 #define ANYBITS(m) (_mm256_movemask_ps(m) != 0)
+#define FMA1(a, b, c) fmaf((a), (b), (c))   /* a single FMA instruction here */
 #define OPS_NAME rp__simd_avx2
 #define ISA "avx2"
 

@@ -21,6 +21,7 @@ typedef __m512 VF;
 #define NANMASK(v) _mm512_maskz_mov_ps(_mm512_cmp_ps_mask((v), (v), _CMP_UNORD_Q), (v))
 #define ORMASK(a, b) _mm512_add_ps((a), (b))
 #define ANYBITS(m) (_mm512_cmp_ps_mask((m), (m), _CMP_UNORD_Q) != 0)
+#define FMA1(a, b, c) fmaf((a), (b), (c))   /* a single FMA instruction here */
 #define OPS_NAME rp__simd_avx512
 #define ISA "avx512"
 

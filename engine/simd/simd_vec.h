@@ -78,7 +78,7 @@ k_axpy(float *y, float alpha, const float *x, size_t n)
     for (; i + VL <= n; i += VL)
         STOREU(y + i, FMA(va, LOADU(x + i), LOADU(y + i)));
     for (; i < n; i++)
-        y[i] = fmaf(alpha, x[i], y[i]);
+        y[i] = FMA1(alpha, x[i], y[i]);
 }
 
 static void
@@ -103,16 +103,22 @@ k_dot(const float *a, const float *b, size_t n)
     size_t i = 0;
     float s;
 
+#pragma GCC unroll 8
     for (int k = 0; k < RP__SIMD_ACC; k++)
         acc[k] = ZERO();
-    for (; i + RP__SIMD_ACC * VL <= n; i += RP__SIMD_ACC * VL)
+    for (; i + RP__SIMD_ACC * VL <= n; i += RP__SIMD_ACC * VL) {
+        /* Unrolled, so that the accumulators stay in registers (-O2 does
+         * not unroll by itself). */
+#pragma GCC unroll 8
         for (int k = 0; k < RP__SIMD_ACC; k++)
             acc[k] = FMA(LOADU(a + i + k * VL), LOADU(b + i + k * VL), acc[k]);
+    }
     for (; i + VL <= n; i += VL)
         acc[0] = FMA(LOADU(a + i), LOADU(b + i), acc[0]);
-    s = HSUM(ADD(ADD(acc[0], acc[1]), ADD(acc[2], acc[3])));
+    s = HSUM(ADD(ADD(ADD(acc[0], acc[1]), ADD(acc[2], acc[3])),
+                 ADD(ADD(acc[4], acc[5]), ADD(acc[6], acc[7]))));
     for (; i < n; i++)
-        s = fmaf(a[i], b[i], s);
+        s = FMA1(a[i], b[i], s);
     return s;
 }
 
@@ -123,14 +129,18 @@ k_sum(const float *a, size_t n)
     size_t i = 0;
     float s;
 
+#pragma GCC unroll 8
     for (int k = 0; k < RP__SIMD_ACC; k++)
         acc[k] = ZERO();
-    for (; i + RP__SIMD_ACC * VL <= n; i += RP__SIMD_ACC * VL)
+    for (; i + RP__SIMD_ACC * VL <= n; i += RP__SIMD_ACC * VL) {
+#pragma GCC unroll 8
         for (int k = 0; k < RP__SIMD_ACC; k++)
             acc[k] = ADD(acc[k], LOADU(a + i + k * VL));
+    }
     for (; i + VL <= n; i += VL)
         acc[0] = ADD(acc[0], LOADU(a + i));
-    s = HSUM(ADD(ADD(acc[0], acc[1]), ADD(acc[2], acc[3])));
+    s = HSUM(ADD(ADD(ADD(acc[0], acc[1]), ADD(acc[2], acc[3])),
+                 ADD(ADD(acc[4], acc[5]), ADD(acc[6], acc[7]))));
     for (; i < n; i++)
         s += a[i];
     return s;
