@@ -47,6 +47,7 @@
  * guarded by live_lock; stop() waits on it.
  */
 #include "engine/engine.h"
+#include "engine/reply.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1221,9 +1222,7 @@ struct peek_req {
     unsigned attempt;
     size_t max;
     struct rp__bytes *out, *err;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool done;
+    struct rp__reply reply;
 };
 
 /* Loop thread. */
@@ -1246,10 +1245,7 @@ peek_on_loop(void *arg)
     struct peek_req *r = arg;
 
     peek_child(r->x, r->id, r->attempt, r->max, r->out, r->err);
-    pthread_mutex_lock(&r->lock);
-    r->done = true;
-    pthread_cond_signal(&r->cond);
-    pthread_mutex_unlock(&r->lock);
+    rp__reply_give(&r->reply);
 }
 
 /* The capture belongs to the loop thread: ask it for a copy and wait (a
@@ -1268,15 +1264,9 @@ proc_peek(void *state, rp_task_id id, unsigned attempt, size_t max, struct rp__b
         peek_child(x, id, attempt, max, out, err);
         return;
     }
-    pthread_mutex_init(&r.lock, NULL);
-    pthread_cond_init(&r.cond, NULL);
+    rp__reply_init(&r.reply);
     rp__loop_post(x->loop, peek_on_loop, &r);
-    pthread_mutex_lock(&r.lock);
-    while (!r.done)
-        pthread_cond_wait(&r.cond, &r.lock);
-    pthread_mutex_unlock(&r.lock);
-    pthread_cond_destroy(&r.cond);
-    pthread_mutex_destroy(&r.lock);
+    rp__reply_take(&r.reply);
 }
 
 static rp_status

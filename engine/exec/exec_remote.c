@@ -42,6 +42,7 @@
 #include "engine/clock.h"
 #include "engine/engine.h"
 #include "engine/pool.h"
+#include "engine/reply.h"
 #include "net/endpoint.h"
 #include "net/proto.h"
 #include "net/ws.h"
@@ -1101,9 +1102,7 @@ struct peek_note {
     unsigned attempt;
     size_t max;
     struct rp__bytes *out, *err;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool done;
+    struct rp__reply reply;
 };
 
 static void
@@ -1139,10 +1138,7 @@ peek_post(void *arg)
     struct peek_note *n = arg;
 
     peek_on_thread(n);
-    pthread_mutex_lock(&n->lock);
-    n->done = true;
-    pthread_cond_signal(&n->cond);
-    pthread_mutex_unlock(&n->lock);
+    rp__reply_give(&n->reply);
 }
 
 static void
@@ -1150,8 +1146,8 @@ remote_peek(void *state, rp_task_id id, unsigned attempt, size_t max, struct rp_
             struct rp__bytes *err)
 {
     struct remote *r = state;
-    struct peek_note n = { r, id, attempt, max, out, err, PTHREAD_MUTEX_INITIALIZER,
-                           PTHREAD_COND_INITIALIZER, false };
+    struct peek_note n = { .r = r, .id = id, .attempt = attempt, .max = max, .out = out,
+                           .err = err };
 
     if (r->ws == NULL) {
         memset(out, 0, sizeof *out);
@@ -1162,13 +1158,9 @@ remote_peek(void *state, rp_task_id id, unsigned attempt, size_t max, struct rp_
         peek_on_thread(&n);
         return;
     }
+    rp__reply_init(&n.reply);
     rp__ws_post(r->ws, peek_post, &n);
-    pthread_mutex_lock(&n.lock);
-    while (!n.done)
-        pthread_cond_wait(&n.cond, &n.lock);
-    pthread_mutex_unlock(&n.lock);
-    pthread_cond_destroy(&n.cond);
-    pthread_mutex_destroy(&n.lock);
+    rp__reply_take(&n.reply);
 }
 
 /* ---- adding and removing workers ---- */

@@ -146,60 +146,37 @@ k_sum(const float *a, size_t n)
     return s;
 }
 
-/* min/max: NaN anywhere gives NaN; an empty array gives NaN too. */
-static float
-k_max(const float *a, size_t n)
-{
-    size_t i = 0;
-    float m = -INFINITY;
-
-    if (n == 0)
-        return NAN;
-    if (n >= VL) {
-        VF vm = LOADU(a), nan = NANMASK(vm);
-        for (i = VL; i + VL <= n; i += VL) {
-            VF v = LOADU(a + i);
-            nan = ORMASK(nan, NANMASK(v));
-            vm = MAXV(vm, v);
-        }
-        if (ANYBITS(nan))
-            return NAN;
-        m = HMAX(vm);
+/* min/max: NaN anywhere gives NaN; an empty array gives NaN too. One
+ * body for both: VOP picks lanes, BETTER(x, m) says x beats m. */
+#define K_EXTREME(name, VOP, HOP, START, BETTER)                             \
+    static float name(const float *a, size_t n)                               \
+    {                                                                         \
+        size_t i = 0;                                                         \
+        float m = (START);                                                    \
+        if (n == 0)                                                           \
+            return NAN;                                                       \
+        if (n >= VL) {                                                        \
+            VF vm = LOADU(a), nan = NANMASK(vm);                              \
+            for (i = VL; i + VL <= n; i += VL) {                              \
+                VF v = LOADU(a + i);                                          \
+                nan = ORMASK(nan, NANMASK(v));                                \
+                vm = VOP(vm, v);                                              \
+            }                                                                 \
+            if (ANYBITS(nan))                                                 \
+                return NAN;                                                   \
+            m = HOP(vm);                                                      \
+        }                                                                     \
+        for (; i < n; i++) {                                                  \
+            if (isnan(a[i]))                                                  \
+                return NAN;                                                   \
+            m = BETTER(a[i], m) ? a[i] : m;                                   \
+        }                                                                     \
+        return m;                                                             \
     }
-    for (; i < n; i++) {
-        if (isnan(a[i]))
-            return NAN;
-        m = a[i] > m ? a[i] : m;
-    }
-    return m;
-}
-
-static float
-k_min(const float *a, size_t n)
-{
-    size_t i = 0;
-    float m = INFINITY;
-
-    if (n == 0)
-        return NAN;
-    if (n >= VL) {
-        VF vm = LOADU(a), nan = NANMASK(vm);
-        for (i = VL; i + VL <= n; i += VL) {
-            VF v = LOADU(a + i);
-            nan = ORMASK(nan, NANMASK(v));
-            vm = MINV(vm, v);
-        }
-        if (ANYBITS(nan))
-            return NAN;
-        m = HMIN(vm);
-    }
-    for (; i < n; i++) {
-        if (isnan(a[i]))
-            return NAN;
-        m = a[i] < m ? a[i] : m;
-    }
-    return m;
-}
+#define K_GT(x, m) ((x) > (m))
+#define K_LT(x, m) ((x) < (m))
+K_EXTREME(k_max, MAXV, HMAX, -INFINITY, K_GT)
+K_EXTREME(k_min, MINV, HMIN, INFINITY, K_LT)
 
 /* The first index of the maximum (of the first NaN if there is one);
  * (size_t)-1 for an empty array. */
