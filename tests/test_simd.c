@@ -9,13 +9,14 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/simd/simd.h"
 #include "tests/testing.h"
 
-static const char *const isas[] = { "scalar", "avx2", "avx512" };
+static const char *const isas[] = { "scalar", "avx2", "avx512", "neon" };
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
@@ -262,6 +263,207 @@ denormals_are_kept(void)
     }
 }
 
+/* ---- transpose and gemm ---- */
+
+/* C = A . B in double, and the bound on each element's error: summed
+ * over k in order with FMA (twice rounded in C), each element is within
+ * (k + 2) x 2^-24 x sum |a_ip b_pj| of the exact value. */
+static void
+gemm_reference(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b,
+               size_t ldb, double *exact, double *mag)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double e = 0, g = 0;
+            for (size_t p = 0; p < k; p++) {
+                e += (double)a[i * lda + p] * b[p * ldb + j];
+                g += fabs((double)a[i * lda + p] * b[p * ldb + j]);
+            }
+            exact[i * n + j] = e;
+            mag[i * n + j] = g;
+        }
+}
+
+/* One product of shape m x n x k with row strides padded by `pad`,
+ * checked against double; C's padding must stay untouched. */
+static void
+gemm_shape(const struct rp__simd_ops *o, size_t m, size_t n, size_t k, size_t pad)
+{
+    size_t lda = k + pad, ldb = n + pad, ldc = n + pad;
+    float *a = malloc((m * lda + 1) * sizeof *a), *b = malloc((k * ldb + 1) * sizeof *b);
+    float *c = malloc((m * ldc + 1) * sizeof *c);
+    double *exact = malloc((m * n + 1) * sizeof *exact), *mag = malloc((m * n + 1) * sizeof *mag);
+    size_t bad = 0;
+
+    fill(a, m * lda, false);
+    fill(b, k * ldb, false);
+    for (size_t i = 0; i < m * ldc; i++)
+        c[i] = 12345.0f;                /* garbage gemm must overwrite */
+    gemm_reference(m, n, k, a, lda, b, ldb, exact, mag);
+    o->gemm(m, n, k, a, lda, b, ldb, c, ldc);
+    for (size_t i = 0; i < m; i++) {
+        for (size_t j = 0; j < n; j++) {
+            double bound = ((double)k + 2) * 0x1p-24 * mag[i * n + j] + 1e-30;
+            if (!(fabs((double)c[i * ldc + j] - exact[i * n + j]) <= bound))
+                bad++;
+        }
+        for (size_t j = n; j < ldc; j++)
+            if (c[i * ldc + j] != 12345.0f)
+                bad++;
+    }
+    if (bad != 0) {
+        fprintf(stderr, "gemm %s %zux%zux%zu pad %zu: %zu elements wrong\n", o->name, m, n, k,
+                pad, bad);
+        CU_FAIL("gemm is off by more than its bound");
+    }
+    free(a);
+    free(b);
+    free(c);
+    free(exact);
+    free(mag);
+}
+
+static void
+gemm_odd_shapes_match_double(void)
+{
+    for (size_t s = 0; s < sizeof isas / sizeof isas[0]; s++) {
+        const struct rp__simd_ops *o = rp__simd_named(isas[s]);
+        size_t mr, nr;
+        if (o == NULL)
+            continue;
+        mr = o->gemm_mr;
+        nr = o->gemm_nr;
+        CU_ASSERT(mr >= 1 && nr >= 1);
+        /* 1s, vectors, primes, one either side of the register tile, and
+         * k past the 256-512 deep slices of every variant. */
+        const size_t shapes[][3] = {
+            { 1, 1, 1 }, { 1, 37, 5 }, { 41, 1, 7 }, { 9, 11, 1 }, { 1, 1, 1000 },
+            { 13, 17, 19 }, { 37, 41, 43 }, { 97, 89, 83 },
+            { mr - 1 + !(mr - 1), nr - 1 + !(nr - 1), 3 }, { mr, nr, 8 }, { mr + 1, nr + 1, 9 },
+            { 2 * mr + 1, 3 * nr - 1, 31 }, { 7, 2 * nr + 3, 1031 }, { 3 * mr + 2, 5, 777 },
+        };
+        for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++)
+            for (size_t pad = 0; pad < 2; pad++)
+                gemm_shape(o, shapes[t][0], shapes[t][1], shapes[t][2], pad * 3);
+        for (int r = 0; r < 6; r++)     /* random, some past a block of rows */
+            gemm_shape(o, 1 + next() % 200, 1 + next() % 150, 1 + next() % 300, next() % 3);
+    }
+}
+
+/* Across the NC-wide panels of columns and MC-tall blocks of rows too. */
+static void
+gemm_crosses_every_block(void)
+{
+    for (size_t s = 0; s < sizeof isas / sizeof isas[0]; s++) {
+        const struct rp__simd_ops *o = rp__simd_named(isas[s]);
+        if (o != NULL) {
+            gemm_shape(o, 3, 4100, 3, 0);
+            gemm_shape(o, 400, 2, 5, 1);
+        }
+    }
+}
+
+/* k = 0 gives zeros; m or n = 0 writes nothing; NaN and infinities go
+ * where they should. */
+static void
+gemm_edges_and_specials(void)
+{
+    for (size_t s = 0; s < sizeof isas / sizeof isas[0]; s++) {
+        const struct rp__simd_ops *o = rp__simd_named(isas[s]);
+        float a[5 * 7], b[7 * 6], c[5 * 6];
+        if (o == NULL)
+            continue;
+        for (size_t i = 0; i < 30; i++)
+            c[i] = 3.0f;
+        o->gemm(5, 6, 0, a, 7, b, 6, c, 6);
+        for (size_t i = 0; i < 30; i++)
+            CU_ASSERT(c[i] == 0.0f);
+        c[0] = 3.0f;
+        o->gemm(0, 6, 7, a, 7, b, 6, c, 6);
+        o->gemm(5, 0, 7, a, 7, b, 6, c, 6);
+        CU_ASSERT(c[0] == 3.0f);
+
+        for (size_t i = 0; i < 35; i++)
+            a[i] = 1.0f;
+        for (size_t i = 0; i < 42; i++)
+            b[i] = 0.5f;
+        a[2 * 7 + 3] = NAN;             /* row 2 of C all NaN */
+        b[4 * 6 + 5] = INFINITY;        /* column 5 of C +inf, but row 2 */
+        o->gemm(5, 6, 7, a, 7, b, 6, c, 6);
+        for (size_t i = 0; i < 5; i++)
+            for (size_t j = 0; j < 6; j++) {
+                float v = c[i * 6 + j];
+                if (i == 2) {
+                    CU_ASSERT(isnan(v));
+                } else if (j == 5) {
+                    CU_ASSERT(isinf(v) && v > 0);
+                } else {
+                    CU_ASSERT_EQUAL(v, 3.5f);
+                }
+            }
+    }
+}
+
+/* A tile computed alone is bit for bit that tile of the whole product:
+ * what lets the tensor executor split C over threads. */
+static void
+gemm_tiles_equal_the_whole(void)
+{
+    enum { M = 150, N = 170, K = 600 };
+    float *a = malloc(M * K * sizeof *a), *b = malloc(K * N * sizeof *b);
+    float *whole = malloc(M * N * sizeof *whole), *tiled = malloc(M * N * sizeof *tiled);
+
+    fill(a, M * K, false);
+    fill(b, K * N, false);
+    for (size_t s = 0; s < sizeof isas / sizeof isas[0]; s++) {
+        const struct rp__simd_ops *o = rp__simd_named(isas[s]);
+        if (o == NULL)
+            continue;
+        o->gemm(M, N, K, a, K, b, N, whole, N);
+        for (size_t i0 = 0; i0 < M; i0 += 37)
+            for (size_t j0 = 0; j0 < N; j0 += 29) {
+                size_t mt = M - i0 < 37 ? M - i0 : 37, nt = N - j0 < 29 ? N - j0 : 29;
+                o->gemm(mt, nt, K, a + i0 * K, K, b + j0, N, tiled + i0 * N + j0, N);
+            }
+        CU_ASSERT(memcmp(whole, tiled, M * N * sizeof *whole) == 0);
+    }
+    free(a);
+    free(b);
+    free(whole);
+    free(tiled);
+}
+
+static void
+transpose_is_exact(void)
+{
+    for (size_t s = 0; s < sizeof isas / sizeof isas[0]; s++) {
+        const struct rp__simd_ops *o = rp__simd_named(isas[s]);
+        if (o == NULL)
+            continue;
+        for (int r = 0; r < 40; r++) {
+            size_t rows = r < 8 ? (size_t)r : 1 + next() % 300;
+            size_t cols = r < 8 ? (size_t)(7 - r) : 1 + next() % 300;
+            size_t lda = cols + (size_t)(r % 3), ldo = rows + (size_t)(r % 2);
+            float *a = malloc((rows * lda + 1) * sizeof *a);
+            float *out = malloc((cols * ldo + 1) * sizeof *out);
+            size_t bad = 0;
+            fill(a, rows * lda, true);
+            for (size_t i = 0; i < cols * ldo; i++)
+                out[i] = 77.0f;
+            o->transpose(out, ldo, a, lda, rows, cols);
+            for (size_t j = 0; j < cols; j++) {
+                for (size_t i = 0; i < rows; i++)
+                    bad += !same(out[j * ldo + i], a[i * lda + j]);
+                for (size_t i = rows; i < ldo; i++)
+                    bad += out[j * ldo + i] != 77.0f;
+            }
+            CU_ASSERT_EQUAL(bad, 0);
+            free(a);
+            free(out);
+        }
+    }
+}
+
 static void
 the_live_variant_is_one_of_them(void)
 {
@@ -269,7 +471,8 @@ the_live_variant_is_one_of_them(void)
     float a[3] = { 1, 2, 3 }, b[3] = { 4, 5, 6 }, out[3];
 
     CU_ASSERT(strcmp(isa, "scalar") == 0 || strcmp(isa, "avx2") == 0 ||
-              strcmp(isa, "avx512") == 0);
+              strcmp(isa, "avx512") == 0 || strcmp(isa, "neon") == 0);
+    CU_ASSERT_PTR_NOT_NULL(rp__simd_named(isa));
     CU_ASSERT_PTR_NULL(rp__simd_named("sse9"));
     CU_ASSERT_PTR_NOT_NULL(rp__simd_named("scalar"));
     rp_simd_add(out, a, b, 3);
@@ -277,6 +480,13 @@ the_live_variant_is_one_of_them(void)
     CU_ASSERT_EQUAL(rp_simd_dot(a, b, 3), 32.0f);
     rp_simd_axpy(out, 2.0f, a, 3);
     CU_ASSERT(out[0] == 7 && out[1] == 11 && out[2] == 15);
+    {
+        float m[6] = { 1, 2, 3, 4, 5, 6 }, t[6], p[4];
+        rp_simd_transpose(t, m, 2, 3);          /* [[1 4] [2 5] [3 6]] */
+        CU_ASSERT(t[0] == 1 && t[1] == 4 && t[2] == 2 && t[3] == 5 && t[4] == 3 && t[5] == 6);
+        rp_simd_sgemm(2, 2, 3, m, t, p);        /* m . m^T */
+        CU_ASSERT(p[0] == 14 && p[1] == 32 && p[2] == 32 && p[3] == 77);
+    }
 }
 
 static const rp_test_case cases[] = {
@@ -285,6 +495,11 @@ static const rp_test_case cases[] = {
       reductions_hold_their_error_bound_and_propagate_nan },
     { "argmax_and_softmax_match_double", argmax_and_softmax_match_double },
     { "denormals_are_kept", denormals_are_kept },
+    { "gemm_odd_shapes_match_double", gemm_odd_shapes_match_double },
+    { "gemm_crosses_every_block", gemm_crosses_every_block },
+    { "gemm_edges_and_specials", gemm_edges_and_specials },
+    { "gemm_tiles_equal_the_whole", gemm_tiles_equal_the_whole },
+    { "transpose_is_exact", transpose_is_exact },
     { "the_live_variant_is_one_of_them", the_live_variant_is_one_of_them },
     { NULL, NULL },
 };

@@ -16,6 +16,16 @@
  * softmax subtracts the maximum first (no overflow), exponentiates with
  * EXP (libm's expf in C; a degree-6 polynomial after range reduction,
  * within 2 ulp, in the vector variants) and scales by 1 / the blocked sum.
+ *
+ * gemm is the GotoBLAS/BLIS design (simd_gemm.h): B is packed into
+ * panels of NR columns and A into slivers of MR rows, k-major, blocked so
+ * that a KC x NR sliver of B stays in L1 and an MC x KC block of A in L2;
+ * an MR x NR register tile of C is the micro-kernel's, summed over k in
+ * order with FMA (a * b + c rounded twice in the scalar variant). The
+ * error of each element is at most about k x 2^-24 x sum |a_ip b_pj|.
+ * Every element of C is the same function of its row of A and column of
+ * B whatever the shape around it, so a tile computed alone (the tensor
+ * executor's parallel split) equals the same tile of a whole product.
  */
 #ifndef RP_ENGINE_SIMD_SIMD_H
 #define RP_ENGINE_SIMD_SIMD_H
@@ -39,11 +49,27 @@ struct rp__simd_ops {
     float (*max)(const float *a, size_t n);
     size_t (*argmax)(const float *a, size_t n);
     void (*softmax)(float *out, const float *a, size_t n);
+    /* out = a transposed: a is rows x cols with row stride lda, out is
+     * cols x rows with row stride ldo (elements). */
+    void (*transpose)(float *out, size_t ldo, const float *a, size_t lda, size_t rows,
+                      size_t cols);
+    /* C = A . B, row-major: A is m x k (row stride lda), B k x n (ldb), C
+     * m x n (ldc); C is overwritten (zeroed when k is 0) and may not
+     * overlap A or B. Packing buffers are per thread, kept between calls
+     * (freed when the thread exits). */
+    void (*gemm)(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b,
+                 size_t ldb, float *c, size_t ldc);
+    unsigned gemm_mr, gemm_nr;      /* the micro-kernel's register tile */
 };
 
 extern const struct rp__simd_ops rp__simd_scalar;
 extern const struct rp__simd_ops rp__simd_avx2;
 extern const struct rp__simd_ops rp__simd_avx512;
+extern const struct rp__simd_ops rp__simd_neon;
+
+/* Packing space for gemm: at least `floats` floats, 64-byte aligned,
+ * owned by the calling thread (slot 0 for A, 1 for B). */
+float *rp__simd_scratch(int slot, size_t floats);
 
 /* The table in use: the best this CPU runs, or REPARTIR_SIMD's. */
 const struct rp__simd_ops *rp__simd(void);

@@ -2,6 +2,8 @@
  * -mavx2 -mfma and run only where cpuid says so (simd.c). */
 #include "engine/simd/simd.h"
 
+#if defined(__x86_64__)   /* the whole file: an AArch64 build has no AVX2 */
+
 #include <immintrin.h>
 
 typedef __m256 VF;
@@ -21,6 +23,9 @@ typedef __m256 VF;
 #define ORMASK(a, b) _mm256_or_ps((a), (b))
 #define ANYBITS(m) (_mm256_movemask_ps(m) != 0)
 #define FMA1(a, b, c) fmaf((a), (b), (c))   /* a single FMA instruction here */
+/* 6 x 16: 12 accumulators + 2 of B + 1 broadcast = 15 of the 16 ymm. */
+#define GEMM_MR 6
+#define GEMM_NV 2
 #define OPS_NAME rp__simd_avx2
 #define ISA "avx2"
 
@@ -61,3 +66,7 @@ HMIN(__m256 v)
 #include "engine/simd/simd_exp.h"
 
 #include "engine/simd/simd_vec.h"
+
+#else
+typedef int rp__simd_no_avx2;   /* ISO C wants something here */
+#endif

@@ -2,6 +2,8 @@
  * -mavx512f -mfma and run only where cpuid says so (simd.c). */
 #include "engine/simd/simd.h"
 
+#if defined(__x86_64__)   /* the whole file: an AArch64 build has no AVX-512 */
+
 #include <immintrin.h>
 
 typedef __m512 VF;
@@ -22,6 +24,11 @@ typedef __m512 VF;
 #define ORMASK(a, b) _mm512_add_ps((a), (b))
 #define ANYBITS(m) (_mm512_cmp_ps_mask((m), (m), _CMP_UNORD_Q) != 0)
 #define FMA1(a, b, c) fmaf((a), (b), (c))   /* a single FMA instruction here */
+/* 6 x 64: 24 accumulators + 4 of B + 1 broadcast of the 32 zmm; KC
+ * deeper than L1 holds measured best on Zen 4 (bench/RESULTS.md). */
+#define GEMM_MR 6
+#define GEMM_NV 4
+#define GEMM_KC 384
 #define OPS_NAME rp__simd_avx512
 #define ISA "avx512"
 
@@ -59,3 +66,7 @@ HMIN(__m512 v)
 #include "engine/simd/simd_exp.h"
 
 #include "engine/simd/simd_vec.h"
+
+#else
+typedef int rp__simd_no_avx512;   /* ISO C wants something here */
+#endif

@@ -28,6 +28,9 @@ typedef float VF;
 #define HMIN(v) (v)
 #define EXP(v) expf(v)
 #define EXP1(v) expf(v)
+/* 4 x 4 scalars: 16 accumulators, as many as x86-64 has SSE registers. */
+#define GEMM_MR 4
+#define GEMM_NV 4
 #define OPS_NAME rp__simd_scalar
 #define ISA "scalar"
 

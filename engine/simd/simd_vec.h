@@ -13,11 +13,19 @@
  *   OPS_NAME, ISA     the table's C name and its name string
  *
  *   EXP(v)            e^v per lane (see simd.h)
+ *   GEMM_MR, GEMM_NV  gemm's register tile (simd_gemm.h)
+ *   RELU(z, v)        optional: max(0, v) with NaN and -0 kept
  *
  * Tails (n not a multiple of VL) run as plain C on the same formulas
  * (EXP's scalar twin: EXP1).
  */
 #include <math.h>
+
+/* max(0, v) keeping NaN and -0; on x86 max(0, v) does (the second operand
+ * wins on unordered and on equal), so it is the default. */
+#ifndef RELU
+#define RELU(z, v) MAXV((z), (v))
+#endif
 
 static void
 k_add(float *out, const float *a, const float *b, size_t n)
@@ -88,9 +96,7 @@ k_relu(float *out, const float *a, size_t n)
     size_t i = 0;
     for (; i + VL <= n; i += VL) {
         VF v = LOADU(a + i);
-        /* NaN stays NaN: max(v, 0) with v first would give 0 for NaN on
-         * x86 (the second operand wins on unordered). */
-        STOREU(out + i, MAXV(z, v));
+        STOREU(out + i, RELU(z, v));
     }
     for (; i < n; i++)          /* as max(0, x) does: NaN and -0 stay */
         out[i] = a[i] > 0.0f || a[i] == 0.0f || isnan(a[i]) ? a[i] : 0.0f;
@@ -215,6 +221,8 @@ k_softmax(float *out, const float *a, size_t n)
     k_scale(out, out, 1.0f / s, n);
 }
 
+#include "engine/simd/simd_gemm.h"
+
 const struct rp__simd_ops OPS_NAME = {
     .name = ISA,
     .add = k_add,
@@ -230,4 +238,8 @@ const struct rp__simd_ops OPS_NAME = {
     .max = k_max,
     .argmax = k_argmax,
     .softmax = k_softmax,
+    .transpose = k_transpose,
+    .gemm = k_gemm,
+    .gemm_mr = GEMM_MR,
+    .gemm_nr = GEMM_NR,
 };
