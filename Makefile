@@ -5,6 +5,7 @@
 #   make test       install missing packages, then every test: unit suites,
 #                   integration scripts, ASan+UBSan, and TSan for the
 #                   concurrent suites
+#   make check-neon the SIMD suite cross-built for AArch64, under qemu (mk/neon.mk)
 #   make bench      benchmarks beside their anchors (oneTBB, OpenMP)
 #   make install    PREFIX=/usr/local DESTDIR= honoured
 #   make SANITIZE=address,undefined ...   builds into build-asan/
@@ -105,8 +106,8 @@ bench_remote_srcs := bench/bench_remote.c bench/anchors/tls_pingpong.c bench/anc
 bench_simd_srcs := bench/bench_simd.c
 BENCH_BINS := $(addprefix $(BUILD)/bench/bench_,$(BENCHES))
 
-.PHONY: FORCE all run test check check-concurrent check-integration bench bench-build \
-        install uninstall clean deps fuzz
+.PHONY: FORCE all run test check check-concurrent check-integration check-neon bench \
+        bench-build install uninstall clean deps fuzz
 .DEFAULT_GOAL := all
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/librepartir.so $(BUILD)/repartir \
@@ -124,6 +125,7 @@ run: deps
 # its own folder, so the three never mix.
 test: deps
 	$(Q)$(MAKE) --no-print-directory check check-integration
+	$(Q)$(MAKE) --no-print-directory check-neon
 	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined check
 	$(Q)$(MAKE) --no-print-directory SANITIZE=thread check-concurrent
 	@echo "make test: all passed"
@@ -297,6 +299,8 @@ $(BUILD)/obj/%.o: %.cpp
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CXX) -std=c++17 $(ALL_CPPFLAGS) -Wall -Wextra -Werror -pthread -MMD -MP \
 	    $(SAN_FLAGS) $(CXXFLAGS) -c -o $@ $<
+
+include mk/neon.mk
 
 # ---- install ----
 

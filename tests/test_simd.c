@@ -199,7 +199,7 @@ reductions_hold_their_error_bound_and_propagate_nan(void)
 static void
 check_argmax_softmax(const struct rp__simd_ops *o, size_t n, unsigned off)
 {
-    float *a = malloc((n + 4) * sizeof *a), *out = malloc((n + 4) * sizeof *out);
+    float *a = calloc(n + 4, sizeof *a), *out = calloc(n + 4, sizeof *out);
     float *pa = a + off, *po = out + (off + 2) % 4;
     size_t want = (size_t)-1, bad = 0;
     double m = -INFINITY, s = 0;

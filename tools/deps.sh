@@ -26,6 +26,9 @@ PACKAGES=(
   "parallel           GNU parallel, an anchor of the process-spawn benchmark"
   "libncurses-dev     the console (ncursesw)"
   "tmux               the console's tests drive it inside tmux"
+  "gcc-aarch64-linux-gnu  cross compiler for the NEON kernels' test (make check-neon)"
+  "libc6-dev-arm64-cross  AArch64 libc headers and static libc for that cross build"
+  "qemu-user-static   runs the AArch64 test binary on x86; static, so no shared-library deps"
 )
 
 check_only=0
