@@ -77,6 +77,11 @@
              "        docs/cli.md), reminded by SIGUSR1 every MS ms (1-86400000;\n" \
              "        default 30000). The job is kept in a store: --state-dir's,\n" \
              "        or the default one")                                 \
+    VALUE(TENSOR, "tensor", "OP:DIMS",                                        \
+          "run a tensor op instead of a command, on inputs made from a\n"     \
+          "        seed: matmul:MxNxK, add|mul|axpy|relu|softmax|sum|dot:N or\n" \
+          "        RxC, transpose:RxC, optionally @SEED; it prints the backend,\n" \
+          "        threads, time and rate, and checks itself (docs/tensor.md)") \
     FLAG(REMOTE, "remote",                                                    \
          "run the tasks only on the --worker daemons (without it they run\n" \
          "        here and there, wherever a slot is free first)")          \
@@ -147,6 +152,7 @@ struct run_args {
     bool remote_only;           /* --remote */
     bool checkpoint;            /* --checkpoint */
     unsigned checkpoint_ms;     /* its value; 0 = the pool's default */
+    const char *tensor;         /* --tensor: instead of a command */
     char **command;             /* BIN ARGS..., n_command of them */
     int n_command;
 };
@@ -305,6 +311,18 @@ apply_option(struct run_args *a, int id, const char *value)
     case RUN_OPT_REMOTE:
         a->remote_only = true;
         return true;
+    case RUN_OPT_TENSOR: {
+        char *why = NULL;
+        rp_task *t = rp_task_new_tensor(value, &why);
+        if (t == NULL) {
+            rp_cli_error("%s: %s", o->name, why != NULL ? why : "not a tensor op");
+            free(why);
+            return false;
+        }
+        rp_task_free(t);
+        a->tensor = value;
+        return true;
+    }
     case RUN_OPT_WORKER:
     case RUN_OPT_TLS_CA:
     case RUN_OPT_TLS_CERT:
@@ -351,8 +369,16 @@ parse_args(int argc, char **argv, struct run_args *a /* OUT */)
                          "(repartir run [OPTIONS] -- BIN ARGS...)", value);
         return false;
     }
+    if (id == RP_CLI_ARGS_END && a->tensor != NULL)
+        return true;
+    if (a->tensor != NULL) {
+        rp_cli_error("run: --tensor runs a tensor op, not a command: drop '%s'",
+                     argv[args.next - 1]);
+        return false;
+    }
     if (id == RP_CLI_ARGS_END) {
-        rp_cli_error("run: no command to run (repartir run [OPTIONS] -- BIN ARGS...)");
+        rp_cli_error("run: no command to run (repartir run [OPTIONS] -- BIN ARGS... or "
+                     "--tensor OP:DIMS)");
         return false;
     }
     /* Everything from the first operand after "--" is the command. */
@@ -455,12 +481,16 @@ build_task(const struct run_args *a, rp_task **out /* OUT */)
     rp_task *t;
     rp_status s = RP_ERR_INVALID;
 
-    if ((t = rp_task_new(a->command[0])) == NULL)
+    if (a->tensor != NULL) {
+        if ((t = rp_task_new_tensor(a->tensor, NULL)) == NULL)
+            goto fail;
+    } else if ((t = rp_task_new(a->command[0])) == NULL) {
         goto fail;
+    }
     for (int i = 1; i < a->n_command; i++)
         if ((s = rp_task_add_arg(t, a->command[i])) != RP_OK)
             goto fail;
-    for (size_t i = 0; i < a->n_env; i++) {
+    for (size_t i = 0; a->tensor == NULL && i < a->n_env; i++) {
         char *key = rp_xstrdup(a->env[i]);
 
         key[strcspn(key, "=")] = '\0';
@@ -473,7 +503,7 @@ build_task(const struct run_args *a, rp_task **out /* OUT */)
         goto fail;
     if ((s = rp_task_set_priority(t, a->priority)) != RP_OK)
         goto fail;
-    if ((s = rp_task_set_timeout_ms(t, a->timeout_ms)) != RP_OK)
+    if (a->tensor == NULL && (s = rp_task_set_timeout_ms(t, a->timeout_ms)) != RP_OK)
         goto fail;
     if ((s = rp_task_set_retries(t, a->retries)) != RP_OK)
         goto fail;
@@ -583,8 +613,14 @@ rp_cli_run(int argc, char **argv)
                      "are not kept yet)");
         goto out;
     }
+    if (a.tensor != NULL && (a.remote_only || a.checkpoint || a.n_env != 0 || a.cwd != NULL ||
+                             a.timeout_ms != 0)) {
+        rp_cli_error("run: --tensor takes no --remote, --checkpoint, --env, --cwd or "
+                     "--timeout (a tensor op runs in this process and cannot be stopped)");
+        goto out;
+    }
     /* A remote-only command is looked for there, not here. */
-    if (!a.remote_only && !check_binary(a.command[0], a.cwd))
+    if (a.tensor == NULL && !a.remote_only && !check_binary(a.command[0], a.cwd))
         goto out;
     /* --checkpoint needs a store to keep the checkpoints in. */
     if (a.state_dir != NULL || a.checkpoint) {

@@ -57,6 +57,8 @@ struct rp_task {
     void *fn_arg;
     bool placeholder;               /* stands for a description recovery could not read */
     bool noop;                      /* rp_task_new_noop: a function task that can be stored */
+    char *tensor;                   /* rp_task_new_tensor: "OP:DIMS@SEED", a function
+                                       task too, run by rp__tensor_task_run */
     /* A worker daemon runs a coordinator's task under the coordinator's
      * ids: REPARTIR_TASK_ID & co. come from here when as_set. */
     bool as_set;
@@ -294,6 +296,15 @@ rp_status rp__task_spec_parse(const char *json, const void *stdin_data, size_t s
  * kind, name, priority and backend from json where it has them (json may
  * be NULL or damaged). */
 struct rp_task *rp__task_spec_placeholder(const char *json);
+
+/* ---- tensor tasks (exec/exec_tensor.c) ---- */
+
+/* Runs tensor task `spec` with its ops split over pool: fills o (exit
+ * code, stdout saying backend, time and checksum, or the error). On a
+ * pool worker (exec_function.c). */
+void rp__tensor_task_run(rp_pool *pool, const char *spec, struct rp__outcome *o);
+/* The elements tensor task `spec` holds (0 for a bad spec). */
+size_t rp__tensor_task_elements(const char *spec);
 
 /* ---- the event bus (events.c) ---- */
 

@@ -918,7 +918,10 @@ submit(rp__engine *e, rp_task *t, unsigned shards, rp_task_id origin, rp_task_id
     if (e->journal != NULL) {
         /* Built before the lock: the description no longer changes. */
         jj.spec_json = rp__task_spec_json(t);
-        jj.kind = t->kind == RP__KIND_PROCESS ? "process" : t->noop ? "noop" : "function";
+        jj.kind = t->kind == RP__KIND_PROCESS ? "process"
+                  : t->noop                 ? "noop"
+                  : t->tensor != NULL       ? "tensor"
+                                            : "function";
         jj.name = t->name;
         jj.stdin_data = t->stdin_data;
         jj.stdin_len = t->stdin_len;
@@ -1334,7 +1337,7 @@ restorable(rp__engine *e, rp_task_id id, rp_task **spec, rp_task_id *origin)
     if (t != NULL && !t->spec->placeholder) {
         if (!rp_task_state_is_final(t->state))
             return RP_ERR_BUSY;
-        if (t->spec->kind != RP__KIND_PROCESS && !t->spec->noop)
+        if (t->spec->kind != RP__KIND_PROCESS && !t->spec->noop && t->spec->tensor == NULL)
             return RP_ERR_UNSUPPORTED;
         atomic_fetch_add_explicit(&t->spec->refs, 1, memory_order_relaxed);
         *spec = t->spec;

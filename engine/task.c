@@ -376,6 +376,7 @@ spec_free(rp_task *t)
         free(t->data_deps[i]);
     free(t->data_deps);
     free(t->cwd);
+    free(t->tensor);
     free(t->stdin_data);
     free(t->name);
     free(t->wire);

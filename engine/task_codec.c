@@ -61,7 +61,10 @@ spec_json(const struct rp_task *t, bool wire)
     cJSON_AddNumberToObject(o, "v", CODEC_VERSION);
     cJSON_AddStringToObject(o, "kind", t->kind == RP__KIND_PROCESS ? "process"
                                        : t->noop                   ? "noop"
+                                       : t->tensor != NULL         ? "tensor"
                                                                    : "function");
+    if (t->tensor != NULL)
+        cJSON_AddStringToObject(o, "tensor", t->tensor);
     if (t->name != NULL)
         cJSON_AddStringToObject(o, "name", t->name);
     cJSON_AddStringToObject(o, "priority", priority_names[t->priority]);
@@ -380,6 +383,18 @@ rp__task_spec_parse(const char *json, const void *stdin_data, size_t stdin_len,
         t = rp_task_new_noop();
         goto common;
     }
+    if (kind != NULL && strcmp(kind, "tensor") == 0) {
+        const char *spec = NULL;
+        char *bad = NULL;
+        if (!get_string(&p, "tensor", &spec))
+            goto out;
+        if (spec == NULL || (t = rp_task_new_tensor(spec, &bad)) == NULL) {
+            fail(&p, "\"tensor\": %s", bad != NULL ? bad : "missing");
+            free(bad);
+            goto out;
+        }
+        goto common;
+    }
     if (kind == NULL || strcmp(kind, "process") != 0) {
         fail(&p, "\"%s\" is missing or unknown", "kind");
         goto out;
@@ -412,7 +427,7 @@ common:
         rp_task_set_backoff(t, (unsigned)base, (unsigned)max) != RP_OK ||
         rp_task_set_retry_on_exit(t, retry_on_exit) != RP_OK ||
         (name != NULL && rp_task_set_name(t, name) != RP_OK) ||
-        (!t->noop && rp_task_set_stdin(t, stdin_data, stdin_len) != RP_OK)) {
+        (t->kind == RP__KIND_PROCESS && rp_task_set_stdin(t, stdin_data, stdin_len) != RP_OK)) {
         fail(&p, "%s are out of range", "its settings");
         goto out;
     }

@@ -15,5 +15,6 @@
 #include "repartir/task.h"
 #include "repartir/ckpt.h"
 #include "repartir/simd.h"
+#include "repartir/tensor.h"
 
 #endif /* REPARTIR_H */

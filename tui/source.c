@@ -148,6 +148,10 @@ rp__console_job_desc_parse(const char *json, unsigned total, struct rp_console_j
         free(v2);
     } else if (cJSON_IsString(kind) && strcmp(kind->valuestring, "noop") == 0) {
         out->command = rp_xstrdup("(noop)");
+    } else if (cJSON_IsString(kind) && strcmp(kind->valuestring, "tensor") == 0 &&
+               cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, "tensor"))) {
+        out->command = rp__sprintf("tensor %s",
+                                   cJSON_GetObjectItemCaseSensitive(o, "tensor")->valuestring);
     } else {
         out->command = rp_xstrdup(out->function ? "fn()" : "?");
     }

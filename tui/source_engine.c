@@ -298,8 +298,22 @@ submit(rp_console_source *s, const struct rp_console_submit *req, rp_job_id *job
         *why = rp_xstrdup("checkpoints need a store: start the console with --state-dir");
         return RP_ERR_UNSUPPORTED;
     }
-    t = rp_task_new(req->argv[0]);
-    for (size_t i = 1; i < req->argc && st == RP_OK; i++)
+    if (strcmp(req->argv[0], "--tensor") == 0) {
+        /* "--tensor OP:DIMS", as `repartir run --tensor` takes it */
+        char *bad = NULL;
+        if (req->argc != 2) {
+            *why = rp_xstrdup("--tensor takes one OP:DIMS, e.g. --tensor matmul:512x512x512");
+            return RP_ERR_INVALID;
+        }
+        if ((t = rp_task_new_tensor(req->argv[1], &bad)) == NULL) {
+            *why = rp__sprintf("--tensor: %s", bad != NULL ? bad : "not a tensor op");
+            free(bad);
+            return RP_ERR_INVALID;
+        }
+    } else {
+        t = rp_task_new(req->argv[0]);
+    }
+    for (size_t i = 1; i < req->argc && st == RP_OK && strcmp(req->argv[0], "--tensor") != 0; i++)
         st = rp_task_add_arg(t, req->argv[i]);
     if (st == RP_OK && req->name != NULL && req->name[0] != '\0')
         st = rp_task_set_name(t, req->name);

@@ -1,7 +1,8 @@
 /*
  * exec_function.c -- the function executor: a task's C callback runs as a
  * top-level frame on the pool's work-stealing scheduler, at the task's
- * priority. Its return value is the exit code.
+ * priority. Its return value is the exit code. A tensor task runs here
+ * too, its ops split over the same pool (exec_tensor.c).
  *
  * A running function cannot be interrupted; rp_cancel only marks it, and a
  * function cancelled before its frame started never runs. Capacity is one
@@ -43,7 +44,10 @@ run_attempt(void *arg)
     } else {
         uint64_t cpu0 = rp__clock_ns(CLOCK_THREAD_CPUTIME_ID);
         o.end = RP__END_EXITED;
-        o.exit_code = t->spec->fn(t->spec->fn_arg);
+        if (t->spec->tensor != NULL)
+            rp__tensor_task_run(x->pool, t->spec->tensor, &o);
+        else
+            o.exit_code = t->spec->fn(t->spec->fn_arg);
         o.user_ns = rp__clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
     }
     o.ended_ns = rp__now_ns();
