@@ -613,10 +613,9 @@ rp_cli_run(int argc, char **argv)
                      "are not kept yet)");
         goto out;
     }
-    if (a.tensor != NULL && (a.remote_only || a.checkpoint || a.n_env != 0 || a.cwd != NULL ||
-                             a.timeout_ms != 0)) {
-        rp_cli_error("run: --tensor takes no --remote, --checkpoint, --env, --cwd or "
-                     "--timeout (a tensor op runs in this process and cannot be stopped)");
+    if (a.tensor != NULL && (a.checkpoint || a.n_env != 0 || a.cwd != NULL || a.timeout_ms != 0)) {
+        rp_cli_error("run: --tensor takes no --checkpoint, --env, --cwd or --timeout (a "
+                     "tensor op starts no program and cannot be stopped)");
         goto out;
     }
     /* A remote-only command is looked for there, not here. */

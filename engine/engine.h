@@ -59,6 +59,7 @@ struct rp_task {
     bool noop;                      /* rp_task_new_noop: a function task that can be stored */
     char *tensor;                   /* rp_task_new_tensor: "OP:DIMS@SEED", a function
                                        task too, run by rp__tensor_task_run */
+    size_t tensor_elements;         /* the elements it holds */
     /* A worker daemon runs a coordinator's task under the coordinator's
      * ids: REPARTIR_TASK_ID & co. come from here when as_set. */
     bool as_set;
@@ -303,8 +304,9 @@ struct rp_task *rp__task_spec_placeholder(const char *json);
  * code, stdout saying backend, time and checksum, or the error). On a
  * pool worker (exec_function.c). */
 void rp__tensor_task_run(rp_pool *pool, const char *spec, struct rp__outcome *o);
-/* The elements tensor task `spec` holds (0 for a bad spec). */
-size_t rp__tensor_task_elements(const char *spec);
+/* Tensor tasks of this many elements or more prefer remote workers
+ * (rp_tensor_limits.remote_min; never measures). Any thread. */
+size_t rp__tensor_remote_min(void);
 
 /* ---- the event bus (events.c) ---- */
 

@@ -509,10 +509,13 @@ pop_ready(struct exec_slot *x)
 /* The executor whose queue t waits in: the remote one for a task that
  * must run remotely, else its kind's (from where the remote executor may
  * take tasks that run anywhere: pop_any_remote). */
+static bool remote_sized(const rp__engine *e, const struct rp_task *spec);
+
 static unsigned
-home_exec(const struct rp__task *t)
+home_exec(const rp__engine *e, const struct rp__task *t)
 {
-    return t->spec->backend == RP_BACKEND_REMOTE || t->spec->nfiles != 0
+    return t->spec->backend == RP_BACKEND_REMOTE || t->spec->nfiles != 0 ||
+                   remote_sized(e, t->spec)
                ? RP__EXEC_REMOTE
                : (unsigned)t->spec->kind;
 }
@@ -521,7 +524,7 @@ static void
 make_ready(rp__engine *e, struct rp__task *t)
 {
     t->where = RP__READY;
-    t->xk = (uint8_t)home_exec(t);
+    t->xk = (uint8_t)home_exec(e, t);
     queue_push(&e->exec[t->xk].ready[t->spec->priority], t);
 }
 
@@ -532,7 +535,7 @@ make_ready_front(rp__engine *e, struct rp__task *t)
     struct queue *q;
 
     t->where = RP__READY;
-    t->xk = (uint8_t)home_exec(t);
+    t->xk = (uint8_t)home_exec(e, t);
     q = &e->exec[t->xk].ready[t->spec->priority];
     t->prev = NULL;
     t->next = q->head;
@@ -547,8 +550,24 @@ make_ready_front(rp__engine *e, struct rp__task *t)
 static bool
 remote_capable(const struct rp_task *spec)
 {
-    return (spec->kind == RP__KIND_PROCESS || spec->noop) && !spec->checkpoint &&
-           !spec->placeholder;
+    return (spec->kind == RP__KIND_PROCESS || spec->noop || spec->tensor != NULL) &&
+           !spec->checkpoint && !spec->placeholder;
+}
+
+/* A tensor task big enough to prefer a remote worker (tensor.h: from
+ * remote_min elements, when a worker is up as it becomes ready; with none
+ * up it runs here rather than wait). Lock held. */
+static bool
+remote_sized(const rp__engine *e, const struct rp_task *spec)
+{
+    bool up = false;
+
+    if (spec->tensor == NULL || spec->backend != RP_BACKEND_ANY ||
+        spec->tensor_elements < rp__tensor_remote_min())
+        return false;
+    for (unsigned l = 0; l < e->nlinks && !up; l++)
+        up = e->links[l].up;
+    return up;
 }
 
 /* A task queued for a local executor that may run anywhere, for the
@@ -561,7 +580,10 @@ pop_any_remote(rp__engine *e)
             struct queue *q = &e->exec[k].ready[p];
             unsigned n = 0;
             for (struct rp__task *t = q->head; t != NULL && n < 64; t = t->next, n++) {
-                if (t->spec->backend == RP_BACKEND_ANY && remote_capable(t->spec)) {
+                /* A small tensor task stays here: its work is less than
+                 * the trip (tensor.h's remote_min). */
+                if (t->spec->backend == RP_BACKEND_ANY && remote_capable(t->spec) &&
+                    (t->spec->tensor == NULL || remote_sized(e, t->spec))) {
                     queue_unlink(q, t);
                     return t;
                 }

@@ -552,9 +552,9 @@ start(struct worker *w, struct watt *a)
         att_drop(a);
         return;
     }
-    if (st != RP_OK || t->kind != RP__KIND_PROCESS) {
+    if (st != RP_OK || (t->kind != RP__KIND_PROCESS && t->tensor == NULL)) {
         send_result_simple(p, a, "failed",
-                           why ? why : "only process and no-op tasks run on a worker");
+                           why ? why : "only process, tensor and no-op tasks run on a worker");
         free(why);
         if (t != NULL)
             rp_task_free(t);
@@ -582,7 +582,8 @@ start(struct worker *w, struct watt *a)
         if (t->cwd == NULL)
             rp_task_set_cwd(t, run_dir);
     }
-    if (w->opt->nallow != 0) {
+    /* --allow names programs; a tensor task runs only built-in kernels. */
+    if (w->opt->nallow != 0 && t->tensor == NULL) {
         char *prog = resolve_program(t->argv[0], t->cwd);
         bool ok = rp__allow_program(w->opt->allow, w->opt->nallow, prog, &why);
         free(prog);
@@ -1355,7 +1356,7 @@ rp_worker_main(int argc, char **argv)
     {
         rp_pool_config pc;
         rp_pool_config_init(&pc);
-        pc.cpu_workers = 2;
+        pc.cpu_workers = 0;     /* one per CPU: a tensor task's ops split over them */
         pc.max_processes = opt.slots;
         if (rp_pool_create_why(&pc, &w.pool, &why) != RP_OK) {
             logf_("cannot start the engine: %s", why ? why : "?");

@@ -811,6 +811,55 @@ noop_round_trip_and_worker_row(void)
     rp_test_remove_tree(dir);
 }
 
+/* Tensor tasks from remote_min elements go to an up worker; smaller ones
+ * stay here; RP_BACKEND_REMOTE sends any. The worker checks the result
+ * against double precision and says so. */
+static void
+tensor_tasks_go_remote_from_remote_min(void)
+{
+    char dir[PATH_MAX];
+    struct daemon w1;
+    const char *const opts[] = { "--node", "w1", NULL };
+    rp_tensor_limits saved, l;
+    rp_task_id ids[3];
+    rp_pool *pool;
+    int index;
+
+    begin(dir, sizeof dir);
+    CU_ASSERT_FATAL(daemon_start(&w1, dir, "w1", 0, opts));
+    {
+        const char *addrs[] = { w1.addr };
+        pool = pool_plain(addrs, 1);
+    }
+    CU_ASSERT_FATAL(wait_up(pool, w1.addr, true, UP_S));
+    index = worker_row(pool, w1.addr, NULL);
+    rp_tensor_limits_get(&saved);
+    l = saved;
+    l.remote_min = 100000;          /* process-wide: put back below */
+    CU_ASSERT_EQUAL_FATAL(rp_tensor_limits_set(&l), RP_OK);
+
+    ids[0] = rp_test_submit(pool, rp_task_new_tensor("add:300x400@3", NULL));
+    ids[1] = rp_test_submit(pool, rp_task_new_tensor("matmul:20x20x20", NULL));
+    ids[2] = rp_test_submit(pool, remote(rp_task_new_tensor("sum:1000", NULL)));
+    CU_ASSERT_EQUAL(wait_all_succeeded(pool, ids, 3), 3);
+    CU_ASSERT_EQUAL(count_on(pool, ids, 1, RP_TASK_SUCCEEDED, index), 1);
+    CU_ASSERT_EQUAL(count_on(pool, ids + 1, 1, RP_TASK_SUCCEEDED, index), 0);
+    CU_ASSERT_EQUAL(count_on(pool, ids + 2, 1, RP_TASK_SUCCEEDED, index), 1);
+    for (int i = 0; i < 3; i++) {
+        rp_result *r = NULL;
+        size_t len = 0;
+        CU_ASSERT_EQUAL(rp_wait(pool, ids[i], -1, &r), RP_OK);
+        const char *out = rp_result_stdout(r, &len);
+        CU_ASSERT_PTR_NOT_NULL(out != NULL ? strstr(out, "checked against double precision")
+                                           : NULL);
+        rp_result_free(r);
+    }
+    CU_ASSERT_EQUAL(rp_tensor_limits_set(&saved), RP_OK);
+    rp_pool_shutdown(pool);
+    CU_ASSERT_EQUAL(daemon_stop(&w1, 10), 0);
+    rp_test_remove_tree(dir);
+}
+
 static void
 three_tls_workers_run_1000_tasks(void)
 {
@@ -1748,6 +1797,7 @@ daemon_does_not_race_on_its_ws_handle(void)
 
 static const rp_test_case cases[] = {
     { "noop_round_trip_and_worker_row", noop_round_trip_and_worker_row },
+    { "tensor_tasks_go_remote_from_remote_min", tensor_tasks_go_remote_from_remote_min },
     { "three_tls_workers_run_1000_tasks", three_tls_workers_run_1000_tasks },
     { "kill9_worker_loses_nothing", kill9_worker_loses_nothing },
     { "stopped_worker_is_lost_and_its_late_results_dropped",

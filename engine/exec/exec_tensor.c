@@ -46,6 +46,9 @@
 #include "engine/simd/simd.h"
 
 #define RBLOCK ((size_t)1 << 16)    /* elements per block of sum and dot */
+/* Tensor tasks this big prefer a remote worker: at 10M elements the work
+ * (tens of ms) dwarfs a round trip (docs/tensor.md). */
+#define REMOTE_MIN_DEFAULT ((size_t)10 * 1000 * 1000)
 
 struct rp_tensor {
     float *data;
@@ -210,7 +213,7 @@ limits_init(void)
 {
     pthread_mutex_lock(&limits_lock);
     if (!limits_user) {
-        limits.remote_min = 10u * 1000 * 1000;
+        limits.remote_min = REMOTE_MIN_DEFAULT;
         limits.gpu_ratio = 5.0;
         limits.gpu_link_gbs = 25.0;       /* PCIe 4.0 x16, until a GPU measures its own */
         limits.parallel_min_ns = 50e3;    /* until a pool is measured */
@@ -818,16 +821,14 @@ tspec_elements(const struct tspec *s)
 }
 
 size_t
-rp__tensor_task_elements(const char *text)
+rp__tensor_remote_min(void)
 {
-    struct tspec s;
-    char *why = NULL;
+    size_t v;
 
-    if (!tspec_parse(text, &s, &why)) {
-        free(why);
-        return 0;
-    }
-    return (size_t)tspec_elements(&s);
+    pthread_mutex_lock(&limits_lock);
+    v = limits_user ? limits.remote_min : REMOTE_MIN_DEFAULT;
+    pthread_mutex_unlock(&limits_lock);
+    return v;
 }
 
 static int
@@ -860,6 +861,7 @@ rp_task_new_tensor(const char *text, char **why)
                           : rp__sprintf("%s:%zu@%" PRIu64, ops_table[s.op].name, s.d[0], s.seed);
     t = rp_task_new_fn(task_not_called, NULL);
     t->tensor = norm;
+    t->tensor_elements = (size_t)tspec_elements(&s);
     return t;
 }
 
