@@ -41,7 +41,8 @@ typedef struct {
     X(workdir)            \
     X(endpoint)           \
     X(remote)             \
-    X(simd)
+    X(simd)               \
+    X(tensor)
 
 #define RP__TEST_DECLARE(name) extern const rp_test_suite rp_test_suite_##name;
 RP_TEST_SUITES(RP__TEST_DECLARE)
