@@ -820,7 +820,7 @@ tensor_tasks_go_remote_from_remote_min(void)
     char dir[PATH_MAX];
     struct daemon w1;
     const char *const opts[] = { "--node", "w1", NULL };
-    rp_tensor_limits saved, l;
+    rp_tensor_limits l;
     rp_task_id ids[3];
     rp_pool *pool;
     int index;
@@ -833,12 +833,10 @@ tensor_tasks_go_remote_from_remote_min(void)
     }
     CU_ASSERT_FATAL(wait_up(pool, w1.addr, true, UP_S));
     index = worker_row(pool, w1.addr, NULL);
-    rp_tensor_limits_get(&saved);
-    l = saved;
-    l.remote_min = 100000;          /* process-wide: put back below */
-    CU_ASSERT_EQUAL_FATAL(rp_tensor_limits_set(&l), RP_OK);
-
-    ids[0] = rp_test_submit(pool, rp_task_new_tensor("add:300x400@3", NULL));
+    /* The default remote_min (not set here: limits are process-wide). */
+    rp_tensor_limits_get(&l);
+    CU_ASSERT_EQUAL(l.remote_min, 10u * 1000 * 1000);
+    ids[0] = rp_test_submit(pool, rp_task_new_tensor("add:2500x4000@3", NULL));
     ids[1] = rp_test_submit(pool, rp_task_new_tensor("matmul:20x20x20", NULL));
     ids[2] = rp_test_submit(pool, remote(rp_task_new_tensor("sum:1000", NULL)));
     CU_ASSERT_EQUAL(wait_all_succeeded(pool, ids, 3), 3);
@@ -854,7 +852,6 @@ tensor_tasks_go_remote_from_remote_min(void)
                                            : NULL);
         rp_result_free(r);
     }
-    CU_ASSERT_EQUAL(rp_tensor_limits_set(&saved), RP_OK);
     rp_pool_shutdown(pool);
     CU_ASSERT_EQUAL(daemon_stop(&w1, 10), 0);
     rp_test_remove_tree(dir);
