@@ -9,7 +9,8 @@
  *     300,000 elements (1-D, 1xN, Nx1, odd sizes), on the calling thread
  *     and on a pool of 2 workers; the pool's results must equal the
  *     calling thread's bit for bit (memcmp), also when every op is forced
- *     to split and with ops from several threads at once;
+ *     to split, in place, on views 1-3 floats off alignment, and with ops
+ *     from several threads at once;
  *   - the errors (NULL tensors, shapes that do not fit, c or out aliasing
  *     an input) write nothing, not even the run;
  *   - the backend: measured limits, scalar below scalar_max and SIMD (with
@@ -18,23 +19,28 @@
  *   - tensor tasks: good and bad specs, tasks run in a pool (the backend
  *     and the double-precision check in their stdout, the same checksum for
  *     the same seed on 1 or 2 workers), their description in a durable
- *     pool's store, and rp_restore of one, in the same pool and in a later
- *     one on the same state dir.
+ *     pool's store, rp_restore of one, in the same pool and in a later
+ *     one on the same state dir, and tasks still queued at a shutdown run
+ *     by the next pool on that store.
  *
  * rp_tensor_limits_set is process-wide: every case that calls it restores
  * the limits it found, and `limits_set_here` remembers that the limits are
  * no longer the measured ones (rp_tensor_limits.measured stays false).
  *
- * Tests named bug_* show a bug not fixed yet: each says what and where.
+ * (Cases once named bug_* are kept after their fix, under plain names.)
  */
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <repartir.h>
 
@@ -60,11 +66,12 @@ next(void)
     return (uint32_t)(rng >> 16);
 }
 
-/* -4..4 in steps of 2^-18: every bit of the mantissa in use. */
+/* -4..4 from 32 random bits: every bit of the mantissa in use, so that
+ * sums round too. */
 static float
 value(void)
 {
-    return (float)(((double)(next() % 2097153) - 1048576.0) / 262144.0);
+    return (float)((double)next() / 536870912.0 - 4.0);
 }
 
 static void
@@ -129,7 +136,9 @@ outcome_free(struct outcome *o)
     o->v = NULL;
 }
 
-/* op on a (and b) into a fresh output shaped as the op wants, on pool. */
+/* op on a (and b) into a fresh output shaped as the op wants, on pool.
+ * No CUnit assertion (the racers call it from their threads): a tensor or
+ * a copy that cannot be had gives o->st RP_ERR_SYSTEM. */
 static void
 do_op(enum op op, rp_pool *pool, const rp_tensor *a, const rp_tensor *b, struct outcome *o)
 {
@@ -141,7 +150,10 @@ do_op(enum op op, rp_pool *pool, const rp_tensor *a, const rp_tensor *b, struct 
         out = rp_tensor_new(cols, rows);
     else if (op != OP_SUM && op != OP_DOT)
         out = rp_tensor_ndim(a) == 1 ? rp_tensor_new_1d(n) : rp_tensor_new(rows, cols);
-    CU_ASSERT_FATAL(out != NULL || op == OP_SUM || op == OP_DOT);
+    if (out == NULL && op != OP_SUM && op != OP_DOT) {
+        o->st = RP_ERR_SYSTEM;
+        return;
+    }
     switch (op) {
     case OP_ADD: o->st = rp_tensor_add(pool, out, a, b, &o->run); break;
     case OP_SUB: o->st = rp_tensor_sub(pool, out, a, b, &o->run); break;
@@ -162,25 +174,33 @@ do_op(enum op op, rp_pool *pool, const rp_tensor *a, const rp_tensor *b, struct 
     if (out != NULL) {
         o->n = n;
         o->v = malloc(n * sizeof(float));
-        CU_ASSERT_PTR_NOT_NULL_FATAL(o->v);
-        memcpy(o->v, rp_tensor_data(out), n * sizeof(float));
+        if (o->v != NULL)
+            memcpy(o->v, rp_tensor_data(out), n * sizeof(float));
+        else
+            o->st = RP_ERR_SYSTEM;
         rp_tensor_free(out);
     }
 }
 
+/* C = A B into a fresh C; as do_op. */
 static void
 do_matmul(rp_pool *pool, const rp_tensor *a, const rp_tensor *b, struct outcome *o)
 {
     size_t m = rp_tensor_rows(a), n = rp_tensor_cols(b);
     rp_tensor *c = rp_tensor_new(m, n);
 
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     memset(o, 0, sizeof *o);
+    if (c == NULL) {
+        o->st = RP_ERR_SYSTEM;
+        return;
+    }
     o->st = rp_tensor_matmul(pool, c, a, b, &o->run);
     o->n = m * n;
     o->v = malloc(o->n * sizeof(float));
-    CU_ASSERT_PTR_NOT_NULL_FATAL(o->v);
-    memcpy(o->v, rp_tensor_data(c), o->n * sizeof(float));
+    if (o->v != NULL)
+        memcpy(o->v, rp_tensor_data(c), o->n * sizeof(float));
+    else
+        o->st = RP_ERR_SYSTEM;
     rp_tensor_free(c);
 }
 
@@ -196,6 +216,11 @@ bad_elements(enum op op, const rp_tensor *ta, const rp_tensor *tb, const struct 
     size_t rows = rp_tensor_rows(ta), cols = rp_tensor_cols(ta), n = rows * cols, bad = 0;
     const double eps = 0x1p-24;
 
+    if (o->st != RP_OK || (o->v == NULL && op != OP_SUM && op != OP_DOT)) {
+        fprintf(stderr, "\n    %s of %zux%zu: %s\n", op_names[op], rows, cols,
+                rp_strerror(o->st));
+        return 1;
+    }
     if (op == OP_SUM || op == OP_DOT) {
         double e = 0, mag = 0;
         for (size_t i = 0; i < n; i++) {
@@ -266,6 +291,9 @@ bad_matmul(const rp_tensor *ta, const rp_tensor *tb, const struct outcome *o, si
 {
     const float *a = rp_tensor_data(ta), *b = rp_tensor_data(tb);
     size_t m = rp_tensor_rows(ta), k = rp_tensor_cols(ta), n = rp_tensor_cols(tb), bad = 0;
+
+    if (o->st != RP_OK || o->v == NULL)
+        return 1;
 
     for (size_t i = 0; i < m; i += stride)
         for (size_t j = 0; j < n; j++) {
@@ -345,9 +373,10 @@ shapes_for(struct shape *out, size_t room, unsigned randoms)
         out[n++] = fixed[i];
     for (unsigned r = 0; r < randoms && n < room; r++) {
         size_t rows = 1 + next() % 700, cols = 1 + next() % 700;
-        if (rows * cols > 300000)
-            cols = 300000 / rows;
-        out[n++] = (struct shape){ rows, cols, r % 5 == 0 && rows == 1 };
+        if (r % 4 == 0)                 /* 1-D, 1 to 300,000 */
+            out[n++] = (struct shape){ 1, 1 + next() % 300000, true };
+        else
+            out[n++] = (struct shape){ rows, cols, false };
     }
     return n;
 }
@@ -405,7 +434,8 @@ second(enum op op, const struct inputs *in)
 
 /* Every op of shape s: on the calling thread against double, and on pool
  * (if not NULL) bit for bit the same. Returns the ops that failed. With
- * `split`, the pool's runs must have used both workers. */
+ * `split`, the pool's runs must have used both workers; with `scalar`,
+ * every run must have been plain C. */
 static unsigned
 every_op(const struct shape *s, rp_pool *pool, bool split, bool scalar)
 {
@@ -848,6 +878,7 @@ in_place_ops_equal_out_of_place(void)
             if (op == OP_SUM || op == OP_DOT || op == OP_TRANSPOSE)
                 continue;
             do_op((enum op)op, p, in.a, second((enum op)op, &in), &fresh);
+            CU_ASSERT_EQUAL_FATAL(fresh.st, RP_OK);
             x = shaped(&shapes[s]);
             CU_ASSERT_FATAL(x != NULL);
             memcpy(rp_tensor_data(x), rp_tensor_data(in.a), n * sizeof(float));
@@ -977,6 +1008,52 @@ unaligned_views_give_the_same_bits(void)
     free(ba);
     free(bb);
     free(bo);
+    rp_pool_shutdown(pool);
+}
+
+/* BUG (engine/exec/exec_tensor.c, grain_for and its callers, lines
+ * 375-390, 437 and 619-621; docs/tensor.md "Splits never change results"):
+ * grain_for computes a grain that is "at least min_grain, a multiple of
+ * align" -- element-wise ops at least 16,384 elements in multiples of 64,
+ * transpose "whole 32-row squares, so that pieces never share a line of
+ * out" -- and hands it to rp_parallel_for, which halves the range until a
+ * piece is at most the grain (engine/sched/group.c, pfor_run). So the
+ * pieces are neither multiples of the alignment nor at least min_grain: an
+ * add of 40,000 elements on 2 workers runs as 4 pieces of 10,000 (at most
+ * 2 of 16,384 or more fit), and a transpose of 96 rows as 4 pieces of 24
+ * rows (whole 32-row squares: at most 3), whose columns of out share cache
+ * lines (false sharing on every row of out). Results are still right (the
+ * other cases show it); the split is not the one designed. A fix: split
+ * ceil(n / grain) chunks with grain 1, as sum and dot do with their
+ * blocks. */
+static void
+splits_keep_their_grain_and_alignment(void)
+{
+    rp_pool *pool = rp_test_pool(2, 0, 0);
+    rp_tensor_limits saved;
+    rp_tensor *a = rp_tensor_new_1d(40000), *m = rp_tensor_new(96, 500);
+    rp_tensor *mt = rp_tensor_new(500, 96);
+    rp_tensor_run run;
+
+    CU_ASSERT_FATAL(a != NULL && m != NULL && mt != NULL);
+    rp_tensor_limits_get(&saved);
+    force_splits(&saved);
+    CU_ASSERT_EQUAL(rp_tensor_add(pool, a, a, a, &run), RP_OK);
+    CU_ASSERT_EQUAL(run.threads, 2);
+    if (run.pieces > 40000 / 16384)
+        fprintf(stderr, "\n    add of 40,000 on 2 workers: %zu pieces, below 16,384 each\n",
+                run.pieces);
+    CU_ASSERT(run.pieces <= 40000 / 16384);
+    CU_ASSERT_EQUAL(rp_tensor_transpose(pool, mt, m, &run), RP_OK);
+    CU_ASSERT_EQUAL(run.threads, 2);
+    if (run.pieces > 96 / 32)
+        fprintf(stderr, "\n    transpose of 96 rows on 2 workers: %zu pieces, not whole "
+                "32-row squares\n", run.pieces);
+    CU_ASSERT(run.pieces <= 96 / 32);
+    set_limits(&saved);
+    rp_tensor_free(a);
+    rp_tensor_free(m);
+    rp_tensor_free(mt);
     rp_pool_shutdown(pool);
 }
 
@@ -1132,6 +1209,40 @@ shape_errors_write_nothing(void)
     rp_tensor_free(sq);
     rp_tensor_free(c34);
     rp_pool_shutdown(pool);
+}
+
+/* BUG (engine/exec/exec_tensor.c:670 and :612-613; docs/tensor.md:
+ * "`matmul` and `transpose` refuse an output that shares memory with an
+ * input"): they refuse only an output whose data pointer is the input's.
+ * Views of one array that overlap without starting at the same float (a
+ * 4x4 at buf and a 4x4 at buf + 2 share 14 floats) are taken: the op
+ * writes into its own input as it reads it (with a pool, from several
+ * threads), and returns RP_OK with a wrong product. It should compare the
+ * ranges [data, data + size) and give RP_ERR_INVALID, writing nothing. */
+static void
+overlapping_views_are_refused(void)
+{
+    float buf[40], before[40];
+    rp_tensor *a = rp_tensor_wrap(buf, 4, 4), *b = rp_tensor_wrap(buf + 20, 4, 4);
+    rp_tensor *c = rp_tensor_wrap(buf + 2, 4, 4), *t = rp_tensor_wrap(buf + 3, 4, 4);
+    rp_tensor *cb = rp_tensor_wrap(buf + 22, 4, 4);
+    rp_tensor_run run;
+
+    CU_ASSERT_FATAL(a && b && c && t && cb);
+    for (int i = 0; i < 40; i++)
+        buf[i] = (float)(i % 7) - 3.0f;
+    memcpy(before, buf, sizeof buf);
+    memset(&run, 0xab, sizeof run);
+    CU_ASSERT_EQUAL(rp_tensor_matmul(NULL, c, a, b, &run), RP_ERR_INVALID);    /* c over a */
+    CU_ASSERT_EQUAL(rp_tensor_matmul(NULL, cb, a, b, &run), RP_ERR_INVALID);   /* c over b */
+    CU_ASSERT_EQUAL(rp_tensor_transpose(NULL, t, a, &run), RP_ERR_INVALID);    /* out over a */
+    CU_ASSERT_EQUAL(memcmp(before, buf, sizeof buf), 0);
+    CU_ASSERT_TRUE(run_untouched(&run));
+    rp_tensor_free(a);
+    rp_tensor_free(b);
+    rp_tensor_free(c);
+    rp_tensor_free(t);
+    rp_tensor_free(cb);
 }
 
 /* Ops follow the limits set by hand: scalar_max, parallel_min_ns; the why
@@ -1497,7 +1608,11 @@ tensor_tasks_run_in_a_pool(void)
         CU_ASSERT_EQUAL_FATAL(rp_wait(pool, ids[i], WAIT_MS, &r), RP_OK);
         CU_ASSERT_EQUAL(rp_result_state(r), RP_TASK_SUCCEEDED);
         CU_ASSERT_EQUAL(rp_result_exit_code(r), 0);
-        CU_ASSERT_PTR_NOT_NULL(strstr(rp_result_stdout(r, NULL), "checked against double"));
+        {
+            char *out = result_stdout(r);
+            CU_ASSERT_PTR_NOT_NULL(strstr(out, "checked against double precision"));
+            free(out);
+        }
         rp_result_free(r);
     }
     /* A big matmul splits over both workers of the pool it runs in. */
@@ -1559,7 +1674,8 @@ tensor_tasks_same_seed_same_checksum(void)
         free(lc);
     }
     {
-        char *a = run_tensor_task(two, "matmul:40x30x20@1"), *b = run_tensor_task(two, "matmul:40x30x20@2");
+        char *a = run_tensor_task(two, "matmul:40x30x20@1");
+        char *b = run_tensor_task(two, "matmul:40x30x20@2");
         char *c = run_tensor_task(two, "matmul:40x30x20");
         char *la = checksum_line(a), *lb = checksum_line(b), *lc = checksum_line(c);
         CU_ASSERT_STRING_NOT_EQUAL(la, lb);
@@ -1691,30 +1807,73 @@ hold_until_stopping(void *arg)
     return 1;
 }
 
-/* Tensor tasks still queued when a durable pool shuts down stay queued in
- * its store; the next pool on that store recovers them and runs them. */
+enum { RECOVERED = 32, RECOVER_ROUNDS = 8 };
+
+/* The spec of recovered task i: small, so that it reaches its op at once. */
 static void
-queued_tensor_tasks_run_in_the_next_pool(void)
+recovered_spec(char *buf, size_t size, int i)
 {
-    static const char *const specs[] = { "matmul:50x40x30@8", "sum:100000@9" };
-    char dir[256];
+    static const char *const ops[] = { "add", "sum", "relu", "softmax", "mul", "dot" };
+
+    snprintf(buf, size, "%s:%d@%d", ops[i % 6], 5 + i, 100 + i);
+}
+
+/* The child of a round: a pool of 4 workers on dir recovers the queued
+ * tasks ids[] and must run each to success with the checksum line want[i].
+ * Exits 0 if so; 2 no pool, 3 a wait failed, 4 a task did not succeed, 5 a
+ * checksum differs. No CUnit here. */
+static void
+recover_child(const char *dir, const rp_task_id *ids, char *const *want)
+{
+    struct rlimit no_core = { 0, 0 };
+    rp_pool_config cfg;
+    rp_pool *pool = NULL;
+    int rc = 0;
+
+    setrlimit(RLIMIT_CORE, &no_core);
+    rp_pool_config_init(&cfg);
+    cfg.cpu_workers = 4;
+    cfg.state_dir = dir;
+    if (rp_pool_create(&cfg, &pool) != RP_OK)
+        _exit(2);
+    for (int i = 0; i < RECOVERED && rc == 0; i++) {
+        rp_result *r = NULL;
+        size_t len = 0;
+        const char *p;
+        char *out, *line;
+        if (rp_wait(pool, ids[i], WAIT_MS, &r) != RP_OK) {
+            rc = 3;
+            break;
+        }
+        p = rp_result_stdout(r, &len);
+        out = strndup(p, len);
+        line = checksum_line(out);
+        if (rp_result_state(r) != RP_TASK_SUCCEEDED)
+            rc = 4;
+        else if (strcmp(line, want[i]) != 0)
+            rc = 5;
+        free(line);
+        free(out);
+        rp_result_free(r);
+    }
+    rp_pool_shutdown(pool);
+    _exit(rc);
+}
+
+/* One round: RECOVERED tensor tasks left queued in a fresh store by a
+ * shutdown, recovered by a child. Its wait status (-1: it hung). */
+static int
+recover_round(char *const *want)
+{
+    char dir[256], spec[64];
     rp_pool_config cfg;
     rp_pool *pool = NULL;
     struct holder h;
-    rp_task_id ids[2], holder_id;
+    rp_task_id ids[RECOVERED], holder_id;
     rp_task_info info;
-    rp_recovery rec;
-    char *want[2];
     double end;
-
-    /* What they print when they run. */
-    pool = rp_test_pool(2, 0, 0);
-    for (int i = 0; i < 2; i++) {
-        char *out = run_tensor_task(pool, specs[i]);
-        want[i] = checksum_line(out);
-        free(out);
-    }
-    rp_pool_shutdown(pool);
+    pid_t child;
+    int status = -1;
 
     rp_test_tmpdir(dir, sizeof dir, "tensor");
     rp_pool_config_init(&cfg);
@@ -1724,43 +1883,85 @@ queued_tensor_tasks_run_in_the_next_pool(void)
     h.pool = pool;
     atomic_init(&h.watch, 0);
     holder_id = rp_test_submit(pool, rp_task_new_fn(hold_until_stopping, &h));
-    for (end = rp_test_now() + 10; rp_test_now() < end; rp_test_sleep_ms(2))
+    memset(&info, 0, sizeof info);
+    for (end = rp_test_now() + 10; rp_test_now() < end; rp_test_sleep_ms(1))
         if (rp_task_get(pool, holder_id, &info) == RP_OK && info.state == RP_TASK_RUNNING)
             break;
     CU_ASSERT_EQUAL_FATAL(info.state, RP_TASK_RUNNING);
-    for (int i = 0; i < 2; i++)
-        ids[i] = rp_test_submit(pool, rp_task_new_tensor(specs[i], NULL));
-    CU_ASSERT_EQUAL(rp_task_get(pool, ids[1], &info), RP_OK);
+    for (int i = 0; i < RECOVERED; i++) {
+        recovered_spec(spec, sizeof spec, i);
+        ids[i] = rp_test_submit(pool, rp_task_new_tensor(spec, NULL));
+    }
+    CU_ASSERT_EQUAL(rp_task_get(pool, ids[RECOVERED - 1], &info), RP_OK);
     CU_ASSERT_EQUAL(info.state, RP_TASK_QUEUED);
-    atomic_store(&h.watch, ids[1]);
-    rp_pool_shutdown(pool);
+    atomic_store(&h.watch, ids[RECOVERED - 1]);
+    rp_pool_shutdown(pool);         /* they stay queued in the store */
 
-    cfg.cpu_workers = 2;
-    pool = NULL;
-    CU_ASSERT_EQUAL_FATAL(rp_pool_create(&cfg, &pool), RP_OK);
-    memset(&rec, 0, sizeof rec);
-    CU_ASSERT_EQUAL(rp_pool_recovery(pool, &rec), RP_OK);
-    CU_ASSERT(rec.queued + rec.interrupted >= 2);
-    CU_ASSERT(rec.unrecoverable <= 1);      /* the holder, a function task */
-    for (int i = 0; i < 2; i++) {
-        rp_result *r = NULL;
-        char *out, *line;
-        CU_ASSERT_EQUAL_FATAL(rp_wait(pool, ids[i], WAIT_MS, &r), RP_OK);
-        out = result_stdout(r);
-        if (rp_result_state(r) != RP_TASK_SUCCEEDED)
-            fprintf(stderr, "\n    recovered %s: %s (%s)\n", specs[i],
-                    rp_task_state_name(rp_result_state(r)), rp_result_error(r));
-        CU_ASSERT_EQUAL(rp_result_state(r), RP_TASK_SUCCEEDED);
-        CU_ASSERT_EQUAL(rp_result_exit_code(r), 0);
-        line = checksum_line(out);
-        CU_ASSERT_STRING_EQUAL(line, want[i]);
-        free(line);
+    child = fork();
+    CU_ASSERT_FATAL(child >= 0);
+    if (child == 0)
+        recover_child(dir, ids, want);
+    for (end = rp_test_now() + 60; rp_test_now() < end; rp_test_sleep_ms(5))
+        if (waitpid(child, &status, WNOHANG) == child)
+            break;
+    if (rp_test_now() >= end) {
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        status = -1;
+    }
+    rp_test_remove_tree(dir);
+    return status;
+}
+
+/* BUG (engine/jobs.c, rp__engine_create, lines 2320-2329, with
+ * engine/pool.c:128 and engine/exec/exec_tensor.c:318): a durable pool
+ * dispatches the tasks it recovers (run_batch) inside rp__engine_create,
+ * before `*out = e` sets pool->engine. A recovered tensor task starts at
+ * once on a worker, and its op's choose_backend calls
+ * rp__engine_cpu_workers(rp__pool_engine(pool)) -- pool->engine, still
+ * NULL: a NULL dereference (SIGSEGV; UBSan: "member access within null
+ * pointer of type 'struct rp__engine'", jobs.c:255), and a data race on
+ * pool->engine when it does not crash. Here tensor tasks are left queued
+ * in a store by a shutdown (docs/tensor.md: "recovery ... run(s) it
+ * again"), and a child process opens a pool of 4 on it: the child must
+ * run them all to success with their checksums; it crashes in some
+ * rounds. A fix: set *out (pool->engine) before recovering and
+ * dispatching, or count the workers from the scheduler in exec_tensor.c.
+ * (Run in children: in this process the crash would end the run.) */
+static void
+recovered_tensor_tasks_run_while_the_pool_is_made(void)
+{
+    rp_pool *pool = rp_test_pool(2, 0, 0);
+    char *want[RECOVERED], spec[64];
+    int crashed = 0, failed = 0;
+
+    for (int i = 0; i < RECOVERED; i++) {
+        char *out;
+        recovered_spec(spec, sizeof spec, i);
+        out = run_tensor_task(pool, spec);
+        want[i] = checksum_line(out);
         free(out);
-        free(want[i]);
-        rp_result_free(r);
     }
     rp_pool_shutdown(pool);
-    rp_test_remove_tree(dir);
+    for (int round = 0; round < RECOVER_ROUNDS; round++) {
+        int status = recover_round(want);
+        if (status == -1) {
+            fprintf(stderr, "\n    round %d: the child hung\n", round);
+            failed++;
+        } else if (WIFSIGNALED(status)) {
+            fprintf(stderr, "\n    round %d: the child died of signal %d (%s)\n", round,
+                    WTERMSIG(status), strsignal(WTERMSIG(status)));
+            crashed++;
+        } else if (WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "\n    round %d: the child exited %d (1 or 66: a sanitizer; 2 pool, 3 "
+                    "wait, 4 state, 5 checksum)\n", round, WEXITSTATUS(status));
+            failed++;
+        }
+    }
+    CU_ASSERT_EQUAL(crashed, 0);
+    CU_ASSERT_EQUAL(failed, 0);
+    for (int i = 0; i < RECOVERED; i++)
+        free(want[i]);
 }
 
 static const rp_test_case cases[] = {
@@ -1773,14 +1974,18 @@ static const rp_test_case cases[] = {
     { "forced_splits_equal_one_thread_bit_for_bit", forced_splits_equal_one_thread_bit_for_bit },
     { "in_place_ops_equal_out_of_place", in_place_ops_equal_out_of_place },
     { "unaligned_views_give_the_same_bits", unaligned_views_give_the_same_bits },
+    { "splits_keep_their_grain_and_alignment",
+      splits_keep_their_grain_and_alignment },
     { "shape_errors_write_nothing", shape_errors_write_nothing },
+    { "overlapping_views_are_refused", overlapping_views_are_refused },
     { "backend_follows_limits_set_by_hand", backend_follows_limits_set_by_hand },
     { "ops_from_many_threads_at_once", ops_from_many_threads_at_once },
     { "tensor_task_specs_good_and_bad", tensor_task_specs_good_and_bad },
     { "tensor_tasks_run_in_a_pool", tensor_tasks_run_in_a_pool },
     { "tensor_tasks_same_seed_same_checksum", tensor_tasks_same_seed_same_checksum },
     { "tensor_tasks_are_stored_and_restored", tensor_tasks_are_stored_and_restored },
-    { "queued_tensor_tasks_run_in_the_next_pool", queued_tensor_tasks_run_in_the_next_pool },
+    { "recovered_tensor_tasks_run_while_the_pool_is_made",
+      recovered_tensor_tasks_run_while_the_pool_is_made },
     { NULL, NULL },
 };
 

@@ -315,7 +315,9 @@ choose_backend(struct plan *p, rp_pool *pool, size_t elements, double flops, dou
 {
     rp_tensor_limits l = limits_for(pool);
     double est_ns, gpu_compute, gpu_move;
-    unsigned workers = pool != NULL ? rp__engine_cpu_workers(rp__pool_engine(pool)) : 1;
+    /* From the scheduler: a task recovered while the pool is being made
+     * runs before rp__pool_engine(pool) is set. */
+    unsigned workers = pool != NULL ? rp__pool_sched(pool)->nworkers : 1;
     int len;
 
     memset(&p->run, 0, sizeof p->run);
@@ -386,6 +388,46 @@ grain_for(const struct plan *p, size_t n, size_t min_grain, size_t align)
     return g < min_grain ? min_grain : g;
 }
 
+/* body over [0, n) in chunks of `grain` (the last one takes the rest):
+ * rp_parallel_for halves ranges, which would not keep a grain's
+ * alignment, so it splits chunk indices instead. */
+struct chunks {
+    size_t n, grain;
+    void (*body)(size_t lo, size_t hi, void *ctx);
+    void *ctx;
+};
+
+static void
+chunks_body(size_t lo, size_t hi, void *ctx)
+{
+    struct chunks *c = ctx;
+
+    for (size_t i = lo; i < hi; i++) {
+        size_t a = i * c->grain, b = i + 1 == c->n / c->grain ? c->n : a + c->grain;
+        c->body(a, b, c->ctx);
+    }
+}
+
+static void
+split(rp_pool *pool, size_t n, size_t grain, void (*body)(size_t, size_t, void *), void *ctx)
+{
+    struct chunks c = { n, grain, body, ctx };
+
+    if (pool == NULL || grain >= n)
+        body(0, n, ctx);
+    else
+        rp_parallel_for(pool, 0, n / grain, 1, chunks_body, &c);
+}
+
+/* Whether two tensors' floats share memory. */
+static bool
+overlaps(const rp_tensor *x, const rp_tensor *y)
+{
+    const float *x1 = x->data + rp_tensor_size(x), *y1 = y->data + rp_tensor_size(y);
+
+    return x->data < y1 && y->data < x1;
+}
+
 /* ---- element-wise ---- */
 
 enum ew { EW_ADD, EW_SUB, EW_MUL, EW_DIV, EW_SCALE, EW_AXPY, EW_RELU };
@@ -434,7 +476,7 @@ elementwise(rp_pool *pool, enum ew op, rp_tensor *out, const rp_tensor *a, const
     choose(&p, pool, n, (double)n, (double)n * 4 * (inputs + 1));
     j = (struct ew_job){ .p = &p, .op = op, .out = out->data, .a = a->data,
                          .b = b != NULL ? b->data : NULL, .s = s };
-    rp_parallel_for(p.pool, 0, n, grain_for(&p, n, 16384, 64), ew_body, &j);
+    split(p.pool, n, grain_for(&p, n, 16384, 64), ew_body, &j);
     finish(&p, run);
     return RP_OK;
 }
@@ -610,16 +652,14 @@ rp_tensor_transpose(rp_pool *pool, rp_tensor *out, const rp_tensor *a, rp_tensor
     size_t n;
 
     if (out == NULL || a == NULL || out->rows != a->cols || out->cols != a->rows ||
-        out->data == a->data)
+        overlaps(out, a))
         return RP_ERR_INVALID;
     n = rp_tensor_size(a);
     choose(&p, pool, n, 0, (double)n * 8);
     j = (struct rows_job){ .p = &p, .out = out->data, .a = a->data, .rows = a->rows,
                            .cols = a->cols };
     /* Whole 32-row squares per piece, so that pieces never share a line of out. */
-    rp_parallel_for(p.pool, 0, a->rows,
-                    grain_for(&p, a->rows, 32, 32),
-                    transpose_body, &j);
+    split(p.pool, a->rows, grain_for(&p, a->rows, 32, 32), transpose_body, &j);
     finish(&p, run);
     return RP_OK;
 }
@@ -667,7 +707,7 @@ rp_tensor_matmul(rp_pool *pool, rp_tensor *c, const rp_tensor *a, const rp_tenso
     m = a->rows;
     k = a->cols;
     n = b->cols;
-    if (b->rows != k || c->rows != m || c->cols != n || c->data == a->data || c->data == b->data)
+    if (b->rows != k || c->rows != m || c->cols != n || overlaps(c, a) || overlaps(c, b))
         return RP_ERR_INVALID;
     choose(&p, pool, m * k + k * n + m * n, 2.0 * (double)m * (double)n * (double)k,
            4.0 * (double)(m * k + k * n + m * n));
