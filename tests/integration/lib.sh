@@ -16,3 +16,23 @@ run_cmd() {
 expect_rc() { [[ $rc == "$1" ]] || fail "expected exit $1, got $rc (stdout: $out; stderr: $err)"; }
 expect_out() { grep -qE -- "$1" <<<"$out" || fail "stdout lacks /$1/: $out"; }
 expect_err() { grep -qE -- "$1" <<<"$err" || fail "stderr lacks /$1/: $err"; }
+
+# start_worker NAME ARGS...: a repartir-worker ($wk) on a free loopback
+# port, logging to $TMPDIR/NAME.log; sets $port and $wpid and appends the
+# pid to the caller's pids array (killed by its cleanup).
+start_worker() {
+  local name=$1; shift
+  for _ in 1 2 3 4 5 6 7 8; do
+    port=$((20000 + RANDOM % 40000))
+    "$wk" --bind 127.0.0.1:$port --node "$name" --work-dir "$TMPDIR/wd-$name" "$@" \
+      2>"$TMPDIR/$name.log" &
+    wpid=$!
+    for _ in $(seq 50); do
+      grep -q 'listening on' "$TMPDIR/$name.log" 2>/dev/null && { pids+=("$wpid"); return 0; }
+      kill -0 "$wpid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill "$wpid" 2>/dev/null || true
+  done
+  fail "cannot start worker $name: $(cat "$TMPDIR/$name.log")"
+}

@@ -16,23 +16,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_worker NAME ARGS...: a daemon on a free port; sets $port and $wpid.
-start_worker() {
-  local name=$1; shift
-  for _ in 1 2 3 4 5 6 7 8; do
-    port=$((20000 + RANDOM % 40000))
-    "$wk" --bind 127.0.0.1:$port --node "$name" --work-dir "$TMPDIR/wd-$name" "$@" \
-      2>"$TMPDIR/$name.log" &
-    wpid=$!
-    for _ in $(seq 50); do
-      grep -q 'listening on' "$TMPDIR/$name.log" 2>/dev/null && { pids+=("$wpid"); return 0; }
-      kill -0 "$wpid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill "$wpid" 2>/dev/null || true
-  done
-  fail "cannot start worker $name: $(cat "$TMPDIR/$name.log")"
-}
 stop_worker() {
   kill -TERM "$1"
   for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done

@@ -133,22 +133,6 @@ run_cmd "$rp" run -- true --tensor add:10
 expect_rc 0   # after --, --tensor is the command's argument
 
 # ---- --remote: the task runs on a worker daemon ----
-start_worker() {
-  local name=$1; shift
-  for _ in 1 2 3 4 5 6 7 8; do
-    port=$((20000 + RANDOM % 40000))
-    "$wk" --bind 127.0.0.1:$port --node "$name" --work-dir "$TMPDIR/wd-$name" "$@" \
-      2>"$TMPDIR/$name.log" &
-    wpid=$!
-    for _ in $(seq 50); do
-      grep -q 'listening on' "$TMPDIR/$name.log" 2>/dev/null && { pids+=("$wpid"); return 0; }
-      kill -0 "$wpid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill "$wpid" 2>/dev/null || true
-  done
-  fail "cannot start worker $name: $(cat "$TMPDIR/$name.log")"
-}
 start_worker tw --slots 1
 run_cmd timeout 60 "$rp" run --worker 127.0.0.1:$port --remote --tensor matmul:96x80x64
 expect_rc 0
