@@ -53,7 +53,7 @@ ALL_CPPFLAGS := -D_GNU_SOURCE -DRP_VERSION='"$(VERSION)"' -Iinclude -I. $(CPPFLA
 ALL_CFLAGS   := -std=c17 $(WARN) -fPIC -fvisibility=hidden -pthread -MMD -MP \
                 $(SAN_FLAGS) $(CFLAGS)
 ALL_LDFLAGS  := -pthread $(SAN_FLAGS) $(LDFLAGS)
-LIBS          = -lm $(STORE_LIBS)
+LIBS          = -lm $(STORE_LIBS) $(GPU_LIBS)
 
 CUNIT_CFLAGS = $(shell $(PKG_CONFIG) --cflags cunit)
 CUNIT_LIBS   = $(shell $(PKG_CONFIG) --libs cunit)
@@ -66,11 +66,15 @@ STORE_LIBS   = $(shell $(PKG_CONFIG) --libs sqlite3 libzstd libcrypto libcjson) 
                $(shell $(PKG_CONFIG) --libs libwebsockets libssl)
 CJSON_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcjson)
 CJSON_LIBS   = $(shell $(PKG_CONFIG) --libs libcjson)
+# The GPU executor: the Vulkan loader, and the Khronos SPIR-V validator
+# (a static C++ library, hence libstdc++) for user shaders.
+GPU_LIBS     = $(shell $(PKG_CONFIG) --libs vulkan) -lSPIRV-Tools -lstdc++
+GLSLANG     ?= glslangValidator
 CURSES_CFLAGS = $(shell $(PKG_CONFIG) --cflags ncursesw)
 CURSES_LIBS   = $(shell $(PKG_CONFIG) --libs ncursesw)
 
-LIB_SRCS   := $(wildcard engine/*.c engine/sched/*.c engine/exec/*.c engine/simd/*.c ckpt/*.c \
-                         net/*.c)
+LIB_SRCS   := $(wildcard engine/*.c engine/sched/*.c engine/exec/*.c engine/simd/*.c \
+                         engine/gpu/*.c ckpt/*.c net/*.c)
 CLI_SRCS   := $(wildcard cli/*.c)
 TUI_SRCS   := $(wildcard tui/*.c)
 THEME_FILES := $(sort $(wildcard themes/*.theme))
@@ -215,6 +219,34 @@ $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	$(say) CC $<
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+# The GPU kernels (engine/gpu/shaders/*.comp) as SPIR-V arrays in C,
+# compiled at build time and embedded in the library. ewise.comp is built
+# once per operator.
+SHADERS := saxpy reduce softmax sgemm
+EWISE_OPS := add:0 sub:1 mul:2 div:3
+SHADER_HDRS := $(patsubst %,$(BUILD)/gen/shaders/%.h,$(SHADERS) $(foreach o,$(EWISE_OPS),$(firstword $(subst :, ,$(o)))))
+
+$(BUILD)/gen/shaders/%.h: engine/gpu/shaders/%.comp
+	$(say) GLSL $<
+	$(Q)mkdir -p $(@D)
+	$(Q)$(GLSLANG) -V --target-env vulkan1.2 --quiet --vn rp__spv_$* -o $@.tmp $< && mv $@.tmp $@
+
+define ewise_rule
+$(BUILD)/gen/shaders/$(1).h: engine/gpu/shaders/ewise.comp
+	$$(say) GLSL $$< [$(1)]
+	$$(Q)mkdir -p $$(@D)
+	$$(Q)$$(GLSLANG) -V --target-env vulkan1.2 --quiet -DOP=$(2) --vn rp__spv_$(1) -o $$@.tmp $$< \
+	    && mv $$@.tmp $$@
+endef
+$(foreach o,$(EWISE_OPS),$(eval $(call ewise_rule,$(firstword $(subst :, ,$(o))),$(lastword $(subst :, ,$(o))))))
+
+$(BUILD)/gen/build_gen_shaders.h: $(SHADER_HDRS)
+	$(Q)(echo '#include <stdint.h>'; for h in $(notdir $^); do echo "#include \"shaders/$$h\""; \
+	    done) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/engine/gpu/kernels.o: $(BUILD)/gen/build_gen_shaders.h
+$(BUILD)/obj/engine/gpu/kernels.o: ALL_CPPFLAGS += -I$(BUILD)/gen
 
 # Examples use only the public API, as a user's program would.
 $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(STATIC_LIB)

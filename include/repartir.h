@@ -16,5 +16,6 @@
 #include "repartir/ckpt.h"
 #include "repartir/simd.h"
 #include "repartir/tensor.h"
+#include "repartir/gpu.h"
 
 #endif /* REPARTIR_H */

@@ -35,7 +35,10 @@ extern "C" {
     X(ERR_NOT_FOUND, "not found")                                             \
     X(ERR_IO, "input/output error (disk full, read-only, or failing)")        \
     X(ERR_CORRUPT, "stored data is damaged")                                 \
-    X(ERR_BUSY, "in use by another process")
+    X(ERR_BUSY, "in use by another process")                                 \
+    X(ERR_NO_DEVICE, "no usable GPU (no Vulkan device or compute queue, or "   \
+                     "the device was lost)")                                  \
+    X(ERR_NO_MEMORY, "out of memory on the device")
 
 typedef enum rp_status {
 #define RP__STATUS_ENUM(name, text) RP_##name,
