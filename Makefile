@@ -98,7 +98,7 @@ EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/
 
 # Benchmarks: each program runs ours and its anchors, in child processes,
 # in the same run (bench/README.md).
-BENCHES := fib pfor idle spawn ckpt submit console remote simd
+BENCHES := fib pfor idle spawn ckpt submit console remote simd gpu
 bench_fib_srcs  := bench/bench_fib.c bench/anchors/fib_omp.c bench/anchors/fib_tbb.cpp
 bench_pfor_srcs := bench/bench_pfor.c bench/anchors/pfor_omp.c
 bench_idle_srcs := bench/bench_idle.c bench/anchors/idle_omp.c bench/anchors/idle_tbb.cpp
@@ -108,6 +108,7 @@ bench_submit_srcs := bench/bench_submit.c
 bench_console_srcs := bench/bench_console.c
 bench_remote_srcs := bench/bench_remote.c bench/anchors/tls_pingpong.c bench/anchors/lws_echo.c
 bench_simd_srcs := bench/bench_simd.c
+bench_gpu_srcs := bench/bench_gpu.c
 BENCH_BINS := $(addprefix $(BUILD)/bench/bench_,$(BENCHES))
 
 .PHONY: FORCE all run test check check-concurrent check-integration check-neon bench \

@@ -258,7 +258,7 @@ restore(const struct restore_args *a, const char *dir)
     rp_cli_job_init(&job, NULL, 1);
     /* Before anything runs, so no signal can end us with children left. */
     rp_cli_catch_interrupts();
-    if ((rc = rp_cli_pool_open("restore", 0, dir, NULL, &pool)) != RP_EXIT_OK)
+    if ((rc = rp_cli_pool_open("restore", 0, dir, NULL, true, &pool)) != RP_EXIT_OK)
         goto out;
     rc = RP_EXIT_ERROR;
     job.pool = pool;

@@ -260,7 +260,7 @@ resume(const struct resume_args *a, const char *dir)
     memset(&o, 0, sizeof o);
     /* Before anything runs, so no signal can end us with children left. */
     rp_cli_catch_interrupts();
-    if ((rc = rp_cli_pool_open("resume", a->workers, dir, NULL, &pool)) != RP_EXIT_OK)
+    if ((rc = rp_cli_pool_open("resume", a->workers, dir, NULL, true, &pool)) != RP_EXIT_OK)
         goto out;
     rc = RP_EXIT_ERROR;
     if ((s = rp_pool_recovery(pool, &o.recovered)) != RP_OK) {

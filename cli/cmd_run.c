@@ -82,6 +82,21 @@
           "        seed: matmul:MxNxK, add|mul|axpy|relu|softmax|sum|dot:N or\n" \
           "        RxC, transpose:RxC, optionally @SEED; it prints the backend,\n" \
           "        threads, time and rate, and checks itself (docs/tensor.md)") \
+    VALUE(SPIRV, "spirv", "FILE",                                             \
+          "run a SPIR-V compute shader on the GPU instead of a command: its\n" \
+          "        storage buffers (set 0) are the --input files, then the\n"   \
+          "        --output-size buffers, in order (docs/gpu.md)")             \
+    VALUE(INPUT, "input", "FILE",                                             \
+          "with --spirv: a file whose bytes fill the next buffer (repeatable)") \
+    VALUE(OUTPUT_SIZE, "output-size", "BYTES",                                \
+          "with --spirv: an output buffer of BYTES, zeroed (repeatable)")     \
+    VALUE(GROUPS, "groups", "X[,Y[,Z]]",                                      \
+          "with --spirv: the workgroups to dispatch (default 1,1,1)")        \
+    VALUE(OUT_DIR, "out-dir", "DIR",                                          \
+          "with --spirv: write output I as DIR/task<ID>.out<I>.bin\n"        \
+          "        (default: the current directory)")                        \
+    FLAG(GPU, "gpu",                                                          \
+         "with --tensor: run its op on the GPU whatever its size")           \
     FLAG(REMOTE, "remote",                                                    \
          "run the tasks only on the --worker daemons (without it they run\n" \
          "        here and there, wherever a slot is free first)")          \
@@ -153,6 +168,14 @@ struct run_args {
     bool checkpoint;            /* --checkpoint */
     unsigned checkpoint_ms;     /* its value; 0 = the pool's default */
     const char *tensor;         /* --tensor: instead of a command */
+    const char *spirv;          /* --spirv: instead of a command */
+    const char **inputs;        /* --input, n_inputs of them; owned */
+    size_t n_inputs;
+    size_t outputs[RP_GPU_MAX_BUFFERS];  /* --output-size */
+    size_t n_outputs;
+    unsigned groups[3];
+    const char *out_dir;
+    bool gpu;                   /* --gpu */
     char **command;             /* BIN ARGS..., n_command of them */
     int n_command;
 };
@@ -323,6 +346,73 @@ apply_option(struct run_args *a, int id, const char *value)
         a->tensor = value;
         return true;
     }
+    case RUN_OPT_SPIRV:
+        if (value[0] == '\0' || access(value, R_OK) != 0) {
+            rp_cli_error("%s: cannot read '%s': %s", o->name, value,
+                         value[0] == '\0' ? "empty name" : strerror(errno));
+            return false;
+        }
+        a->spirv = value;
+        return true;
+    case RUN_OPT_INPUT: {
+        struct stat st;
+        if (stat(value, &st) != 0 || !S_ISREG(st.st_mode) || access(value, R_OK) != 0) {
+            rp_cli_error("%s: cannot read '%s': %s", o->name, value,
+                         errno != 0 && stat(value, &st) != 0 ? strerror(errno)
+                                                             : "not a readable file");
+            return false;
+        }
+        if (a->n_inputs + a->n_outputs >= RP_GPU_MAX_BUFFERS) {
+            rp_cli_error("%s: at most %d buffers in all", o->name, RP_GPU_MAX_BUFFERS);
+            return false;
+        }
+        a->inputs[a->n_inputs++] = value;
+        return true;
+    }
+    case RUN_OPT_OUTPUT_SIZE: {
+        char *end;
+        unsigned long long v;
+        errno = 0;
+        v = value[0] >= '0' && value[0] <= '9' ? strtoull(value, &end, 10) : 0;
+        if (v == 0 || errno != 0 || *end != '\0' || v > ((unsigned long long)1 << 40)) {
+            rp_cli_error("%s: '%s' is not a size in bytes (1 to 2^40)", o->name, value);
+            return false;
+        }
+        if (a->n_inputs + a->n_outputs >= RP_GPU_MAX_BUFFERS) {
+            rp_cli_error("%s: at most %d buffers in all", o->name, RP_GPU_MAX_BUFFERS);
+            return false;
+        }
+        a->outputs[a->n_outputs++] = (size_t)v;
+        return true;
+    }
+    case RUN_OPT_GROUPS: {
+        const char *p = value;
+        for (int i = 0; i < 3; i++) {
+            char *end;
+            unsigned long v;
+            errno = 0;
+            v = *p >= '0' && *p <= '9' ? strtoul(p, &end, 10) : 0;
+            if (v == 0 || errno != 0 || v > UINT32_MAX || (*end != '\0' && *end != ',') ||
+                (*end == ',' && i == 2)) {
+                rp_cli_error("%s: '%s' is not X[,Y[,Z]] workgroup counts (each 1 or more)",
+                             o->name, value);
+                return false;
+            }
+            a->groups[i] = (unsigned)v;
+            if (*end == '\0')
+                break;
+            p = end + 1;
+        }
+        return true;
+    }
+    case RUN_OPT_OUT_DIR:
+        if (!check_directory(o->name, value))
+            return false;
+        a->out_dir = value;
+        return true;
+    case RUN_OPT_GPU:
+        a->gpu = true;
+        return true;
     case RUN_OPT_WORKER:
     case RUN_OPT_TLS_CA:
     case RUN_OPT_TLS_CERT:
@@ -337,8 +427,8 @@ apply_option(struct run_args *a, int id, const char *value)
 }
 
 /* Fills *a from argv (argv[0] = "run"): options, then "--" and the
- * command. On error, says why on stderr and returns false. a->env is
- * allocated either way; the caller frees it. */
+ * command. On error, says why on stderr and returns false. a->env and
+ * a->inputs are allocated either way; the caller frees them. */
 static bool
 parse_args(int argc, char **argv, struct run_args *a /* OUT */)
 {
@@ -349,8 +439,9 @@ parse_args(int argc, char **argv, struct run_args *a /* OUT */)
     const char *value, *last_value = NULL;
     int id, last = -1;
 
-    *a = (struct run_args){ .shards = 1, .priority = RP_PRIORITY_NORMAL };
+    *a = (struct run_args){ .shards = 1, .priority = RP_PRIORITY_NORMAL, .groups = { 1, 1, 1 } };
     a->env = rp_xcalloc((size_t)argc, sizeof *a->env);
+    a->inputs = rp_xcalloc((size_t)argc, sizeof *a->inputs);
     while ((id = rp_cli_args_next(&args, &value)) >= 0) {
         if (!apply_option(a, id, value))
             return false;
@@ -369,16 +460,17 @@ parse_args(int argc, char **argv, struct run_args *a /* OUT */)
                          "(repartir run [OPTIONS] -- BIN ARGS...)", value);
         return false;
     }
-    if (id == RP_CLI_ARGS_END && a->tensor != NULL)
+    if (id == RP_CLI_ARGS_END && (a->tensor != NULL || a->spirv != NULL))
         return true;
-    if (a->tensor != NULL) {
-        rp_cli_error("run: --tensor runs a tensor op, not a command: drop '%s'",
-                     argv[args.next - 1]);
+    if (a->tensor != NULL || a->spirv != NULL) {
+        rp_cli_error("run: %s runs %s, not a command: drop '%s'",
+                     a->tensor != NULL ? "--tensor" : "--spirv",
+                     a->tensor != NULL ? "a tensor op" : "a shader", argv[args.next - 1]);
         return false;
     }
     if (id == RP_CLI_ARGS_END) {
         rp_cli_error("run: no command to run (repartir run [OPTIONS] -- BIN ARGS... or "
-                     "--tensor OP:DIMS)");
+                     "--tensor OP:DIMS or --spirv FILE)");
         return false;
     }
     /* Everything from the first operand after "--" is the command. */
@@ -484,6 +576,23 @@ build_task(const struct run_args *a, rp_task **out /* OUT */)
     if (a->tensor != NULL) {
         if ((t = rp_task_new_tensor(a->tensor, NULL)) == NULL)
             goto fail;
+        if (a->gpu && (s = rp_task_set_backend(t, RP_BACKEND_GPU)) != RP_OK)
+            goto fail;
+    } else if (a->spirv != NULL) {
+        if ((t = rp_task_new_spirv(a->spirv)) == NULL)
+            goto fail;
+        for (size_t i = 0; i < a->n_inputs; i++)
+            if ((s = rp_task_add_input(t, a->inputs[i])) != RP_OK)
+                goto fail;
+        for (size_t i = 0; i < a->n_outputs; i++)
+            if ((s = rp_task_add_output(t, a->outputs[i])) != RP_OK)
+                goto fail;
+        if ((s = rp_task_set_groups(t, a->groups[0], a->groups[1], a->groups[2])) != RP_OK ||
+            (s = rp_task_set_output_dir(t, a->out_dir != NULL ? a->out_dir : ".")) != RP_OK ||
+            (s = rp_task_set_timeout_ms(t, a->timeout_ms)) != RP_OK)
+            goto fail;
+        *out = t;
+        return RP_OK;
     } else if ((t = rp_task_new(a->command[0])) == NULL) {
         goto fail;
     }
@@ -552,7 +661,8 @@ run_job(struct run_args *a, const char *state_dir)
     rp_cli_job_init(&job, NULL, a->shards);
     /* Before anything runs, so no signal can end us with children left. */
     rp_cli_catch_interrupts();
-    if ((rc = rp_cli_pool_open("run", a->workers, state_dir, &a->remote, &pool)) != RP_EXIT_OK)
+    if ((rc = rp_cli_pool_open("run", a->workers, state_dir, &a->remote,
+                               a->spirv != NULL || a->gpu, &pool)) != RP_EXIT_OK)
         goto out;
     rc = RP_EXIT_ERROR;
     job.pool = pool;
@@ -613,13 +723,34 @@ rp_cli_run(int argc, char **argv)
                      "are not kept yet)");
         goto out;
     }
+    if (a.spirv == NULL && (a.n_inputs != 0 || a.n_outputs != 0 || a.groups[0] != 1 ||
+                            a.groups[1] != 1 || a.groups[2] != 1 || a.out_dir != NULL)) {
+        rp_cli_error("run: --input, --output-size, --groups and --out-dir go with --spirv");
+        goto out;
+    }
+    if (a.gpu && a.tensor == NULL) {
+        rp_cli_error("run: --gpu goes with --tensor (a --spirv shader always runs on the GPU)");
+        goto out;
+    }
+    if (a.spirv != NULL && (a.tensor != NULL || a.checkpoint || a.n_env != 0 || a.cwd != NULL ||
+                            a.remote_only || a.remote.n != 0 || a.shards != 1 ||
+                            a.retries != 0)) {
+        rp_cli_error("run: --spirv takes no --tensor, --checkpoint, --env, --cwd, --shards, "
+                     "--retries, --worker or --remote (a shader runs once, on this GPU)");
+        goto out;
+    }
+    if (a.spirv != NULL && a.n_outputs == 0) {
+        rp_cli_error("run: --spirv needs at least one --output-size (what would come back?)");
+        goto out;
+    }
     if (a.tensor != NULL && (a.checkpoint || a.n_env != 0 || a.cwd != NULL || a.timeout_ms != 0)) {
         rp_cli_error("run: --tensor takes no --checkpoint, --env, --cwd or --timeout (a "
                      "tensor op starts no program and cannot be stopped)");
         goto out;
     }
     /* A remote-only command is looked for there, not here. */
-    if (a.tensor == NULL && !a.remote_only && !check_binary(a.command[0], a.cwd))
+    if (a.tensor == NULL && a.spirv == NULL && !a.remote_only &&
+        !check_binary(a.command[0], a.cwd))
         goto out;
     /* --checkpoint needs a store to keep the checkpoints in. */
     if (a.state_dir != NULL || a.checkpoint) {
@@ -633,6 +764,7 @@ rp_cli_run(int argc, char **argv)
 out:
     free(state_dir);
     free(a.env);
+    free(a.inputs);
     rp_cli_remote_free(&a.remote);
     return rc;
 }

@@ -82,7 +82,7 @@ rp_cli_interrupted(void)
 
 int
 rp_cli_pool_open(const char *command, int workers, const char *state_dir,
-                 struct rp_cli_remote *remote, rp_pool **out)
+                 struct rp_cli_remote *remote, bool gpu, rp_pool **out)
 {
     rp_pool_config cfg;
     rp_status s;
@@ -90,6 +90,7 @@ rp_cli_pool_open(const char *command, int workers, const char *state_dir,
 
     rp_pool_config_init(&cfg);
     cfg.cpu_workers = workers;
+    cfg.gpu = gpu;
     cfg.state_dir = state_dir;
     if (remote != NULL && !rp_cli_remote_apply(remote, command, &cfg))
         return RP_EXIT_USAGE;

@@ -29,9 +29,10 @@ int rp_cli_interrupted(void);
  * *out down with rp_pool_shutdown. */
 struct rp_cli_remote;
 /* remote (may be NULL): --worker & co. (cli/remote.h), applied to the
- * pool; RP_EXIT_USAGE if they do not check out. */
+ * pool; RP_EXIT_USAGE if they do not check out. gpu: open the GPU too
+ * (rp_pool_config.gpu). */
 int rp_cli_pool_open(const char *command, int workers, const char *state_dir,
-                     struct rp_cli_remote *remote,
+                     struct rp_cli_remote *remote, bool gpu,
                      rp_pool **out /* OUT */);
 
 /* One line on stderr when the durable pool recovered unfinished work from

@@ -26,10 +26,10 @@
 
 #include "engine/loop.h"
 
-enum rp__task_kind { RP__KIND_PROCESS, RP__KIND_FUNCTION };
+enum rp__task_kind { RP__KIND_PROCESS, RP__KIND_FUNCTION, RP__KIND_GPU };
 /* The executors, indexed like the kinds they run, then the remote one
  * (process and no-op tasks sent to worker daemons). */
-enum { RP__EXEC_PROCESS, RP__EXEC_FUNCTION, RP__EXEC_REMOTE, RP__EXEC_COUNT };
+enum { RP__EXEC_PROCESS, RP__EXEC_FUNCTION, RP__EXEC_GPU, RP__EXEC_REMOTE, RP__EXEC_COUNT };
 
 #define RP__LIMIT_COUNT 4
 
@@ -60,6 +60,16 @@ struct rp_task {
     char *tensor;                   /* rp_task_new_tensor: "OP:DIMS@SEED", a function
                                        task too, run by rp__tensor_task_run */
     size_t tensor_elements;         /* the elements it holds */
+    /* rp_task_new_spirv: a GPU task (RP__KIND_GPU) */
+    struct rp__spirv {
+        char *shader;               /* absolute where it could be resolved */
+        char **inputs;
+        unsigned ninputs;
+        size_t *outputs;            /* bytes of each */
+        unsigned noutputs;
+        unsigned groups[3];
+        char *output_dir;           /* NULL: outputs only in the result */
+    } spirv;
     /* A worker daemon runs a coordinator's task under the coordinator's
      * ids: REPARTIR_TASK_ID & co. come from here when as_set. */
     bool as_set;
@@ -154,6 +164,8 @@ struct rp__outcome {
                                        stealing): queued again, not counted */
     char *error;                    /* malloc'd human text, or NULL */
     struct rp__bytes out, err;
+    struct rp__bytes *outputs;      /* a SPIR-V task's output buffers */
+    unsigned noutputs;
     uint64_t started_ns, ended_ns;
     uint64_t user_ns, system_ns, max_rss_kb;
 };
@@ -167,6 +179,8 @@ struct rp_result {
     int exit_code, signal;
     bool out_truncated, err_truncated;
     struct rp__bytes out, err;
+    struct rp__bytes *outputs;      /* a SPIR-V task's output buffers */
+    unsigned noutputs;
     char *error;                    /* never NULL */
     rp_result_times times;
 };
@@ -209,6 +223,7 @@ typedef struct rp__exec_ops {
 extern const rp__exec_ops rp__exec_process;
 extern const rp__exec_ops rp__exec_function;
 extern const rp__exec_ops rp__exec_remote;
+extern const rp__exec_ops rp__exec_gpu;
 
 /* ---- the remote executor's links, as the engine counts them ---- */
 
@@ -301,12 +316,26 @@ struct rp_task *rp__task_spec_placeholder(const char *json);
 /* ---- tensor tasks (exec/exec_tensor.c) ---- */
 
 /* Runs tensor task `spec` with its ops split over pool: fills o (exit
- * code, stdout saying backend, time and checksum, or the error). On a
+ * code, stdout saying backend, time and checksum, or the error). gpu:
+ * its ops run on the pool's GPU whatever their size (backend GPU). On a
  * pool worker (exec_function.c). */
-void rp__tensor_task_run(rp_pool *pool, const char *spec, struct rp__outcome *o);
+void rp__tensor_task_run(rp_pool *pool, const char *spec, bool gpu, struct rp__outcome *o);
 /* Tensor tasks of this many elements or more prefer remote workers
  * (rp_tensor_limits.remote_min; never measures). Any thread. */
 size_t rp__tensor_remote_min(void);
+
+/* ---- the GPU executor (exec/exec_gpu.c) ---- */
+
+struct rp_gpu;
+/* The pool's GPU when it is open and usable, else NULL; counts a tensor
+ * op sent to it. Any thread. */
+struct rp_gpu *rp__engine_gpu(rp__engine *e);
+void rp__engine_gpu_count_kernel(rp__engine *e);
+void rp__exec_gpu_info(void *state, rp_gpu_info *out /* OUT */);
+/* After the scheduler drained (no tensor op runs): closes the device. */
+void rp__exec_gpu_free(void *state);
+/* The outputs of o (freed). */
+void rp__outcome_free_outputs(struct rp__outcome *o);
 
 /* ---- the event bus (events.c) ---- */
 

@@ -435,6 +435,10 @@ finish(rp__engine *e, struct rp__task *t, rp_task_state state, struct rp__outcom
         r->out = o->out;
         r->err = o->err;
         o->out.data = o->err.data = NULL;
+        r->outputs = o->outputs;
+        r->noutputs = o->noutputs;
+        o->outputs = NULL;
+        o->noutputs = 0;
         r->out_truncated = r->out.total > r->out.len;
         r->err_truncated = r->err.total > r->err.len;
         r->times.started_ns = o->started_ns;
@@ -474,6 +478,7 @@ outcome_release(struct rp__outcome *o)
     free(o->err.data);
     free(o->error);
     o->out.data = o->err.data = o->error = NULL;
+    rp__outcome_free_outputs(o);
 }
 
 /* finish() for a task that did not run, with error (malloc'd, taken) as
@@ -927,6 +932,11 @@ submit(rp__engine *e, rp_task *t, unsigned shards, rp_task_id origin, rp_task_id
     rp_status status = RP_OK;
 
     *why = NULL;
+    if (t->kind == RP__KIND_GPU && e->exec[RP__EXEC_GPU].capacity == 0) {
+        /* made without rp_pool_config.gpu: nothing would ever run it */
+        rp_task_free(t);
+        return RP_ERR_NO_DEVICE;
+    }
     if ((t->checkpoint && e->journal == NULL) ||
         ((t->backend == RP_BACKEND_REMOTE || t->nfiles != 0) && !remote_capable(t)) ||
         (t->nfiles != 0 && t->backend == RP_BACKEND_CPU)) {
@@ -941,6 +951,7 @@ submit(rp__engine *e, rp_task *t, unsigned shards, rp_task_id origin, rp_task_id
         /* Built before the lock: the description no longer changes. */
         jj.spec_json = rp__task_spec_json(t);
         jj.kind = t->kind == RP__KIND_PROCESS ? "process"
+                  : t->kind == RP__KIND_GPU ? "spirv"
                   : t->noop                 ? "noop"
                   : t->tensor != NULL       ? "tensor"
                                             : "function";
@@ -1359,7 +1370,7 @@ restorable(rp__engine *e, rp_task_id id, rp_task **spec, rp_task_id *origin)
     if (t != NULL && !t->spec->placeholder) {
         if (!rp_task_state_is_final(t->state))
             return RP_ERR_BUSY;
-        if (t->spec->kind != RP__KIND_PROCESS && !t->spec->noop && t->spec->tensor == NULL)
+        if (t->spec->kind == RP__KIND_FUNCTION && !t->spec->noop && t->spec->tensor == NULL)
             return RP_ERR_UNSUPPORTED;
         atomic_fetch_add_explicit(&t->spec->refs, 1, memory_order_relaxed);
         *spec = t->spec;
@@ -1666,7 +1677,8 @@ task_info(const rp__engine *e, const struct rp__task *t, rp_task_info *out)
         switch ((enum rp__where)t->where) {
         case RP__READY:
             out->wait = e->stopping ? RP_WAIT_STOPPING
-                        : t->xk == RP__EXEC_REMOTE && e->exec[RP__EXEC_REMOTE].capacity == 0
+                        : (t->xk == RP__EXEC_REMOTE || t->xk == RP__EXEC_GPU) &&
+                                  e->exec[t->xk].capacity == 0
                             ? RP_WAIT_BACKEND
                             : RP_WAIT_SLOT;
             break;
@@ -1859,7 +1871,8 @@ rp_status
 rp_pool_workers(rp_pool *pool, rp_worker_info **out, size_t *n)
 {
     static const char *const prefix[] = { [RP__KIND_PROCESS] = "proc",
-                                          [RP__KIND_FUNCTION] = "fn" };
+                                          [RP__KIND_FUNCTION] = "fn",
+                                          [RP__KIND_GPU] = "gpu" };
     rp__engine *e;
     rp_worker_info *v;
     size_t count = 0, total = 0;
@@ -1885,8 +1898,15 @@ rp_pool_workers(rp_pool *pool, rp_worker_info **out, size_t *n)
             snprintf(info->name, sizeof info->name, "%s%u", prefix[k], i);
             snprintf(info->node, sizeof info->node, "%s", host);
             snprintf(info->executor, sizeof info->executor, "%s", x->ops->name);
-            info->backend = RP_BACKEND_CPU;
+            info->backend = k == RP__EXEC_GPU ? RP_BACKEND_GPU : RP_BACKEND_CPU;
             info->up = !e->stopping;
+            if (k == RP__EXEC_GPU) {
+                rp_gpu_info gi;
+                rp__exec_gpu_info(x->state, &gi);
+                info->up = info->up && gi.state == RP_GPU_READY;
+                if (gi.name[0] != '\0')
+                    snprintf(info->node, sizeof info->node, "%.63s", gi.name);
+            }
             info->task = w->task;
             info->completed = w->completed;
             info->busy_ns = w->busy_ns;
@@ -2293,6 +2313,7 @@ rp__engine_create(rp_pool *pool, const struct rp__engine_config *cfg, rp__engine
         goto fail;
     e->exec[RP__EXEC_PROCESS].ops = &rp__exec_process;
     e->exec[RP__EXEC_FUNCTION].ops = &rp__exec_function;
+    e->exec[RP__EXEC_GPU].ops = &rp__exec_gpu;
     e->exec[RP__EXEC_REMOTE].ops = &rp__exec_remote;
     e->user_cfg = cfg->user;
     e->links = rp_xcalloc(RP__MAX_LINKS, sizeof *e->links);
@@ -2334,8 +2355,12 @@ fail:
         *why = e->start_why;
     else
         free(e->start_why);
-    while (started-- > 0)
-        e->exec[started].ops->stop(e->exec[started].state);
+    while (started-- > 0) {
+        if (started == RP__EXEC_GPU)
+            rp__exec_gpu_free(e->exec[started].state);
+        else
+            e->exec[started].ops->stop(e->exec[started].state);
+    }
     free_workers(e);
     if (e->loop != NULL)
         rp__loop_destroy(e->loop);
@@ -2375,6 +2400,9 @@ rp__engine_stop(rp__engine *e)
     e->exec[RP__EXEC_REMOTE].state = NULL;
     e->exec[RP__EXEC_PROCESS].ops->stop(e->exec[RP__EXEC_PROCESS].state);
     e->exec[RP__EXEC_PROCESS].state = NULL;
+    /* The running SPIR-V task ends (its timeout bounds it); the device
+     * stays for tensor ops until rp__engine_free. */
+    e->exec[RP__EXEC_GPU].ops->stop(e->exec[RP__EXEC_GPU].state);
     rp__loop_destroy(e->loop);
     e->loop = NULL;
 }
@@ -2391,6 +2419,8 @@ rp__engine_free(rp__engine *e)
         pthread_cond_wait(&e->idle_cond, &e->lock);
     pthread_mutex_unlock(&e->lock);
     e->exec[RP__KIND_FUNCTION].ops->stop(e->exec[RP__KIND_FUNCTION].state);
+    rp__exec_gpu_free(e->exec[RP__EXEC_GPU].state);
+    e->exec[RP__EXEC_GPU].state = NULL;
     rp__bus_close(e->bus);
     rp__bus_unref(e->bus);
     free_records(e);

@@ -227,6 +227,15 @@ rp_pool_stats(rp_pool *pool, rp_stats *out)
 }
 
 rp_status
+rp_pool_gpu_info(rp_pool *pool, rp_gpu_info *out)
+{
+    if (pool == NULL || out == NULL)
+        return RP_ERR_INVALID;
+    rp__exec_gpu_info(rp__engine_exec_state(pool->engine, RP__EXEC_GPU), out);
+    return RP_OK;
+}
+
+rp_status
 rp_pool_recovery(rp_pool *pool, rp_recovery *out)
 {
     if (pool == NULL || out == NULL)

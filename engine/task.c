@@ -206,10 +206,112 @@ rp_task_set_backend(rp_task *t, rp_backend b)
 {
     if (t == NULL || (unsigned)b > RP_BACKEND_REMOTE)
         return RP_ERR_INVALID;
-    if (b == RP_BACKEND_GPU)
-        return RP_ERR_UNSUPPORTED;      /* no GPU executor yet */
-    t->backend = b;
+    /* The GPU runs SPIR-V tasks, and tensor tasks' ops; a SPIR-V task runs
+     * nowhere else. */
+    if (b == RP_BACKEND_GPU && t->kind != RP__KIND_GPU && t->tensor == NULL)
+        return RP_ERR_UNSUPPORTED;
+    if (t->kind == RP__KIND_GPU && b != RP_BACKEND_GPU && b != RP_BACKEND_ANY)
+        return RP_ERR_UNSUPPORTED;
+    t->backend = t->kind == RP__KIND_GPU ? RP_BACKEND_GPU : b;
     return RP_OK;
+}
+
+/* ---- SPIR-V tasks ---- */
+
+/* path, absolute when it can be resolved (the task may run after a chdir,
+ * or be restored by another process) */
+static char *
+resolve(const char *path)
+{
+    char *abs = realpath(path, NULL);
+
+    return abs != NULL ? abs : rp_xstrdup(path);
+}
+
+rp_task *
+rp_task_new_spirv(const char *spv_path)
+{
+    rp_task *t;
+
+    if (spv_path == NULL || spv_path[0] == '\0')
+        return NULL;
+    t = task_alloc(RP__KIND_GPU);
+    t->backend = RP_BACKEND_GPU;
+    t->spirv.shader = resolve(spv_path);
+    return t;
+}
+
+rp_status
+rp_task_add_input(rp_task *t, const char *path)
+{
+    if (t == NULL || path == NULL || path[0] == '\0')
+        return RP_ERR_INVALID;
+    if (t->kind != RP__KIND_GPU)
+        return RP_ERR_UNSUPPORTED;
+    if (t->spirv.ninputs + t->spirv.noutputs >= RP_GPU_MAX_BUFFERS)
+        return RP_ERR_INVALID;
+    t->spirv.inputs = rp_xrealloc(t->spirv.inputs,
+                                  (t->spirv.ninputs + 1) * sizeof *t->spirv.inputs);
+    t->spirv.inputs[t->spirv.ninputs++] = resolve(path);
+    return RP_OK;
+}
+
+rp_status
+rp_task_add_output(rp_task *t, size_t bytes)
+{
+    if (t == NULL || bytes == 0)
+        return RP_ERR_INVALID;
+    if (t->kind != RP__KIND_GPU)
+        return RP_ERR_UNSUPPORTED;
+    if (t->spirv.ninputs + t->spirv.noutputs >= RP_GPU_MAX_BUFFERS)
+        return RP_ERR_INVALID;
+    t->spirv.outputs = rp_xrealloc(t->spirv.outputs,
+                                   (t->spirv.noutputs + 1) * sizeof *t->spirv.outputs);
+    t->spirv.outputs[t->spirv.noutputs++] = bytes;
+    return RP_OK;
+}
+
+rp_status
+rp_task_set_groups(rp_task *t, unsigned x, unsigned y, unsigned z)
+{
+    if (t == NULL || x == 0 || y == 0 || z == 0)
+        return RP_ERR_INVALID;
+    if (t->kind != RP__KIND_GPU)
+        return RP_ERR_UNSUPPORTED;
+    t->spirv.groups[0] = x;
+    t->spirv.groups[1] = y;
+    t->spirv.groups[2] = z;
+    return RP_OK;
+}
+
+rp_status
+rp_task_set_output_dir(rp_task *t, const char *dir)
+{
+    if (t == NULL)
+        return RP_ERR_INVALID;
+    if (t->kind != RP__KIND_GPU)
+        return RP_ERR_UNSUPPORTED;
+    free(t->spirv.output_dir);
+    t->spirv.output_dir = dir != NULL && dir[0] != '\0' ? resolve(dir) : NULL;
+    return RP_OK;
+}
+
+const void *
+rp_result_output(const rp_result *r, unsigned i, size_t *len)
+{
+    if (len != NULL)
+        *len = 0;
+    if (r == NULL || i >= r->noutputs)
+        return NULL;
+    if (len != NULL)
+        *len = r->outputs[i].len;
+    return r->outputs[i].data;
+}
+
+unsigned
+rp_result_outputs(const rp_result *r)
+{
+    return r != NULL ? r->noutputs : 0;
 }
 
 rp_status
@@ -226,7 +328,7 @@ rp_task_set_timeout_ms(rp_task *t, unsigned ms)
 {
     if (t == NULL)
         return RP_ERR_INVALID;
-    if (!is_process(t) && ms != 0)
+    if (!is_process(t) && t->kind != RP__KIND_GPU && ms != 0)
         return RP_ERR_UNSUPPORTED;
     t->timeout_ms = ms;
     return RP_OK;
@@ -377,6 +479,12 @@ spec_free(rp_task *t)
     free(t->data_deps);
     free(t->cwd);
     free(t->tensor);
+    free(t->spirv.shader);
+    for (unsigned i = 0; i < t->spirv.ninputs; i++)
+        free(t->spirv.inputs[i]);
+    free(t->spirv.inputs);
+    free(t->spirv.outputs);
+    free(t->spirv.output_dir);
     free(t->stdin_data);
     free(t->name);
     free(t->wire);
@@ -422,6 +530,9 @@ rp_result_free(rp_result *r)
         return;
     free(r->out.data);
     free(r->err.data);
+    for (unsigned i = 0; i < r->noutputs; i++)
+        free(r->outputs[i].data);
+    free(r->outputs);
     free(r->error);
     free(r);
 }

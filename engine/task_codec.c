@@ -60,11 +60,27 @@ spec_json(const struct rp_task *t, bool wire)
 
     cJSON_AddNumberToObject(o, "v", CODEC_VERSION);
     cJSON_AddStringToObject(o, "kind", t->kind == RP__KIND_PROCESS ? "process"
+                                       : t->kind == RP__KIND_GPU   ? "spirv"
                                        : t->noop                   ? "noop"
                                        : t->tensor != NULL         ? "tensor"
                                                                    : "function");
     if (t->tensor != NULL)
         cJSON_AddStringToObject(o, "tensor", t->tensor);
+    if (t->kind == RP__KIND_GPU) {
+        cJSON *sp = cJSON_AddObjectToObject(o, "spirv");
+        cJSON *outs = cJSON_CreateArray(), *groups = cJSON_CreateArray();
+        cJSON_AddStringToObject(sp, "shader", t->spirv.shader);
+        add_strings(sp, "inputs", t->spirv.inputs, t->spirv.ninputs);
+        for (unsigned i = 0; i < t->spirv.noutputs; i++)
+            cJSON_AddItemToArray(outs, cJSON_CreateNumber((double)t->spirv.outputs[i]));
+        cJSON_AddItemToObject(sp, "outputs", outs);
+        for (int i = 0; i < 3; i++)
+            cJSON_AddItemToArray(groups, cJSON_CreateNumber(t->spirv.groups[i]));
+        cJSON_AddItemToObject(sp, "groups", groups);
+        if (t->spirv.output_dir != NULL)
+            cJSON_AddStringToObject(sp, "output_dir", t->spirv.output_dir);
+        cJSON_AddNumberToObject(sp, "timeout_ms", t->timeout_ms);
+    }
     if (t->name != NULL)
         cJSON_AddStringToObject(o, "name", t->name);
     cJSON_AddStringToObject(o, "priority", priority_names[t->priority]);
@@ -238,6 +254,76 @@ each_string(struct parse *p, const char *name, rp_task *t,
 }
 
 static bool
+add_input(rp_task *t, const char *s)
+{
+    return rp_task_add_input(t, s) == RP_OK;
+}
+
+/* The "spirv" object of a SPIR-V task's description; NULL with p->why. */
+static rp_task *
+parse_spirv(struct parse *p, const cJSON *top)
+{
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(top, "spirv"), *v;
+    struct parse q = { .o = sp, .why = NULL };
+    const char *shader = NULL, *dir = NULL;
+    unsigned long long timeout;
+    unsigned groups[3] = { 1, 1, 1 }, i = 0;
+    rp_task *t;
+
+    if (!cJSON_IsObject(sp)) {
+        fail(p, "\"%s\" is missing or not an object", "spirv");
+        return NULL;
+    }
+    if (!get_string(&q, "shader", &shader) || !get_string(&q, "output_dir", &dir) ||
+        !get_uint(&q, "timeout_ms", UINT32_MAX, 0, &timeout))
+        goto bad;
+    if (shader == NULL || (t = rp_task_new_spirv(shader)) == NULL) {
+        fail(&q, "\"%s\" is missing or empty", "shader");
+        goto bad;
+    }
+    if (!each_string(&q, "inputs", t, add_input))
+        goto bad_task;
+    v = cJSON_GetObjectItemCaseSensitive(sp, "outputs");
+    if (v != NULL && !cJSON_IsArray(v)) {
+        fail(&q, "\"%s\" is not an array", "outputs");
+        goto bad_task;
+    }
+    for (const cJSON *o = v != NULL ? v->child : NULL; o != NULL; o = o->next)
+        if (!cJSON_IsNumber(o) || o->valuedouble < 1 || o->valuedouble > 0x1p53 ||
+            o->valuedouble != (double)(size_t)o->valuedouble ||
+            rp_task_add_output(t, (size_t)o->valuedouble) != RP_OK) {
+            fail(&q, "\"%s\" holds a size the task refuses", "outputs");
+            goto bad_task;
+        }
+    v = cJSON_GetObjectItemCaseSensitive(sp, "groups");
+    if (v != NULL && (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 3)) {
+        fail(&q, "\"%s\" is not an array of 3", "groups");
+        goto bad_task;
+    }
+    for (const cJSON *g = v != NULL ? v->child : NULL; g != NULL; g = g->next, i++) {
+        if (!cJSON_IsNumber(g) || g->valuedouble < 1 || g->valuedouble > UINT32_MAX ||
+            g->valuedouble != (double)(unsigned)g->valuedouble) {
+            fail(&q, "\"%s\" holds a count the task refuses", "groups");
+            goto bad_task;
+        }
+        groups[i] = (unsigned)g->valuedouble;
+    }
+    if (rp_task_set_groups(t, groups[0], groups[1], groups[2]) != RP_OK ||
+        rp_task_set_output_dir(t, dir) != RP_OK ||
+        rp_task_set_timeout_ms(t, (unsigned)timeout) != RP_OK) {
+        fail(&q, "%s are out of range", "its settings");
+        goto bad_task;
+    }
+    return t;
+bad_task:
+    rp_task_free(t);
+bad:
+    fail(p, "\"spirv\": %s", q.why != NULL ? q.why : "bad");
+    free(q.why);
+    return NULL;
+}
+
+static bool
 add_arg(rp_task *t, const char *s)
 {
     return rp_task_add_arg(t, s) == RP_OK;
@@ -381,6 +467,11 @@ rp__task_spec_parse(const char *json, const void *stdin_data, size_t stdin_len,
     }
     if (kind != NULL && strcmp(kind, "noop") == 0) {
         t = rp_task_new_noop();
+        goto common;
+    }
+    if (kind != NULL && strcmp(kind, "spirv") == 0) {
+        if ((t = parse_spirv(&p, o)) == NULL)
+            goto out;
         goto common;
     }
     if (kind != NULL && strcmp(kind, "tensor") == 0) {

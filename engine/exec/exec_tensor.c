@@ -43,6 +43,7 @@
 #include "engine/alloc.h"
 #include "engine/clock.h"
 #include "engine/pool.h"
+#include "engine/gpu/kernels.h"
 #include "engine/simd/simd.h"
 
 #define RBLOCK ((size_t)1 << 16)    /* elements per block of sum and dot */
@@ -289,30 +290,109 @@ rp_tensor_limits_set(const rp_tensor_limits *in)
 
 /* ---- choosing ---- */
 
+/* A tensor task with backend GPU: its ops go to the GPU whatever their
+ * size (set around the task's op on the worker running it). */
+static _Thread_local bool force_gpu;
+
 struct plan {
     const struct rp__simd_ops *o;
     rp_pool *pool;                  /* NULL: one thread */
+    rp_gpu *gpu;                    /* non-NULL: run it there */
+    rp__engine *engine;
+    size_t elements;
+    double flops, bytes;
     rp_tensor_run run;
     uint64_t t0;                    /* when the op itself began */
     _Atomic size_t pieces;
 };
 
-/* elements: the op's inputs and outputs; flops and bytes: its work. */
+/* elements: the op's inputs and outputs; flops and bytes: its work;
+ * gpu_kernel: whether the GPU has a kernel for it. */
 static void choose_backend(struct plan *p, rp_pool *pool, size_t elements, double flops,
-                           double bytes);
+                           double bytes, bool gpu_kernel);
 
 /* Chooses, then starts the op's clock (the first op's measuring is not
  * its time). */
 static void
-choose(struct plan *p, rp_pool *pool, size_t elements, double flops, double bytes)
+choose(struct plan *p, rp_pool *pool, size_t elements, double flops, double bytes,
+       bool gpu_kernel)
 {
-    choose_backend(p, pool, elements, flops, bytes);
+    choose_backend(p, pool, elements, flops, bytes, gpu_kernel);
+    p->elements = elements;
+    p->flops = flops;
+    p->bytes = bytes;
     p->t0 = rp__now_ns();
 }
 
-static void
-choose_backend(struct plan *p, rp_pool *pool, size_t elements, double flops, double bytes)
+/* The GPU part of the rule, written into note. */
+static rp_gpu *
+choose_gpu(rp_pool *pool, const rp_tensor_limits *l, double compute_ns, double move_ns,
+           bool gpu_kernel, char *note, size_t size)
 {
+    rp__engine *e = pool != NULL ? rp__pool_engine(pool) : NULL;
+    rp_gpu *g = e != NULL ? rp__engine_gpu(e) : NULL;
+
+    if (!gpu_kernel) {
+        snprintf(note, size, "gpu: no kernel for this op");
+        return NULL;
+    }
+    if (g == NULL) {
+        if (snprintf(note, size, "gpu: none open%s (compute %.0f us vs %.0f us to move, "
+                     "needs > %gx)", force_gpu ? ", though the task asked for it" : "",
+                     compute_ns / 1e3, move_ns / 1e3, l->gpu_ratio) >= (int)size)
+            note[size - 1] = '\0';     /* cut: the note is for a person */
+        return NULL;
+    }
+    if (force_gpu) {
+        snprintf(note, size, "gpu: %s, as the task asked (backend gpu)", rp_gpu_device_name(g));
+        return g;
+    }
+    if (rp__gpu_is_cpu(g)) {
+        snprintf(note, size, "gpu: %s runs on these CPUs, so only when asked",
+                 rp_gpu_device_name(g));
+        return NULL;
+    }
+    if (compute_ns > l->gpu_ratio * move_ns) {
+        snprintf(note, size, "gpu: %s, compute %.0f us > %gx the %.0f us to move",
+                 rp_gpu_device_name(g), compute_ns / 1e3, l->gpu_ratio, move_ns / 1e3);
+        return g;
+    }
+    snprintf(note, size, "gpu: compute %.0f us vs %.0f us to move, needs > %gx",
+             compute_ns / 1e3, move_ns / 1e3, l->gpu_ratio);
+    return NULL;
+}
+
+/* After the op ran on the GPU with status st: true when it is done (the
+ * run filled). Else the plan falls back to the CPU, saying why, and the
+ * caller runs it there. Takes why. */
+static void finish(struct plan *p, rp_tensor_run *run);
+
+static bool
+gpu_done(struct plan *p, rp_pool *pool, rp_status st, char *why, rp_tensor_run *run)
+{
+    char was[sizeof p->run.why];
+
+    if (st == RP_OK) {
+        free(why);
+        p->run.pieces = 1;
+        rp__engine_gpu_count_kernel(p->engine);
+        finish(p, run);
+        return true;
+    }
+    choose_backend(p, pool, p->elements, p->flops, p->bytes, false);
+    snprintf(was, sizeof was, "%s", p->run.why);
+    if (snprintf(p->run.why, sizeof p->run.why, "gpu failed (%s: %s), so %s", rp_strerror(st),
+                 why != NULL ? why : "", was) >= (int)sizeof p->run.why)
+        p->run.why[sizeof p->run.why - 1] = '\0';  /* cut: the reason is for a person */
+    free(why);
+    return false;
+}
+
+static void
+choose_backend(struct plan *p, rp_pool *pool, size_t elements, double flops, double bytes,
+               bool gpu_kernel)
+{
+    char gpu_note[96];
     rp_tensor_limits l = limits_for(pool);
     double est_ns, gpu_compute, gpu_move;
     /* From the scheduler: a task recovered while the pool is being made
@@ -324,8 +404,10 @@ choose_backend(struct plan *p, rp_pool *pool, size_t elements, double flops, dou
     atomic_init(&p->pieces, 0);
     p->run.flops = flops;
     p->pool = NULL;
+    p->gpu = NULL;
+    p->engine = pool != NULL ? rp__pool_engine(pool) : NULL;
     p->run.threads = 1;
-    if (elements < l.scalar_max) {
+    if (elements < l.scalar_max && !(force_gpu && gpu_kernel)) {
         p->o = &rp__simd_scalar;
         p->run.backend = RP_TENSOR_SCALAR;
         snprintf(p->run.why, sizeof p->run.why,
@@ -344,10 +426,15 @@ choose_backend(struct plan *p, rp_pool *pool, size_t elements, double flops, dou
         est_ns = bytes / 12.0 * simd_ns_per_elem;
     gpu_compute = est_ns;
     gpu_move = bytes / l.gpu_link_gbs;
-    len = snprintf(p->run.why, sizeof p->run.why,
-                   "simd: %zu elements >= %zu; gpu: none open (compute %.0f us vs %.0f us "
-                   "to move, needs > %gx)",
-                   elements, l.scalar_max, gpu_compute / 1e3, gpu_move / 1e3, l.gpu_ratio);
+    p->gpu = choose_gpu(pool, &l, gpu_compute, gpu_move, gpu_kernel, gpu_note, sizeof gpu_note);
+    if (p->gpu != NULL) {
+        p->run.backend = RP_TENSOR_GPU;
+        snprintf(p->run.isa, sizeof p->run.isa, "vulkan");
+        snprintf(p->run.why, sizeof p->run.why, "%s", gpu_note);
+        return;
+    }
+    len = snprintf(p->run.why, sizeof p->run.why, "simd: %zu elements >= %zu; %s", elements,
+                   l.scalar_max, gpu_note);
     if (pool != NULL && workers > 1 && est_ns > l.parallel_min_ns) {
         p->pool = pool;
         p->run.threads = workers;
@@ -473,7 +560,17 @@ elementwise(rp_pool *pool, enum ew op, rp_tensor *out, const rp_tensor *a, const
     n = rp_tensor_size(a);
     if (rp_tensor_size(out) != n || (b != NULL && rp_tensor_size(b) != n))
         return RP_ERR_INVALID;
-    choose(&p, pool, n, (double)n, (double)n * 4 * (inputs + 1));
+    choose(&p, pool, n, (double)n, (double)n * 4 * (inputs + 1),
+           op == EW_ADD || op == EW_SUB || op == EW_MUL || op == EW_DIV || op == EW_AXPY);
+    if (p.gpu != NULL) {
+        char *why = NULL;
+        rp_status st = op == EW_AXPY
+                           ? rp__gpu_saxpy(p.gpu, s, a->data, out->data, n, &why)
+                           : rp__gpu_ewise(p.gpu, "+-*/"[op - EW_ADD], out->data, a->data,
+                                           b->data, n, &why);
+        if (gpu_done(&p, pool, st, why, run))
+            return RP_OK;
+    }
     j = (struct ew_job){ .p = &p, .op = op, .out = out->data, .a = a->data,
                          .b = b != NULL ? b->data : NULL, .s = s };
     split(p.pool, n, grain_for(&p, n, 16384, 64), ew_body, &j);
@@ -570,7 +667,14 @@ reduce(rp_pool *pool, const rp_tensor *a, const rp_tensor *b, float *out, rp_ten
         return RP_ERR_INVALID;
     n = rp_tensor_size(a);
     blocks = (n + RBLOCK - 1) / RBLOCK;
-    choose(&p, pool, n, (double)n * (b != NULL ? 2 : 1), (double)n * 4 * (b != NULL ? 2 : 1));
+    choose(&p, pool, n, (double)n * (b != NULL ? 2 : 1), (double)n * 4 * (b != NULL ? 2 : 1),
+           true);
+    if (p.gpu != NULL) {
+        char *why = NULL;
+        rp_status st = rp__gpu_reduce(p.gpu, a->data, b != NULL ? b->data : NULL, n, out, &why);
+        if (gpu_done(&p, pool, st, why, run))
+            return RP_OK;
+    }
     j = (struct red_job){ .p = &p, .a = a->data, .b = b != NULL ? b->data : NULL, .n = n,
                           .partial = blocks == 1 ? &one : rp_xmalloc(blocks * sizeof(float)) };
     rp_parallel_for(p.pool, 0, blocks, grain_for(&p, blocks, 1, 1),
@@ -626,7 +730,13 @@ rp_tensor_softmax(rp_pool *pool, rp_tensor *out, const rp_tensor *a, rp_tensor_r
     if (out == NULL || a == NULL || out->rows != a->rows || out->cols != a->cols)
         return RP_ERR_INVALID;
     n = rp_tensor_size(a);
-    choose(&p, pool, n, (double)n * 12, (double)n * 8);
+    choose(&p, pool, n, (double)n * 12, (double)n * 8, true);
+    if (p.gpu != NULL) {
+        char *why = NULL;
+        rp_status st = rp__gpu_softmax(p.gpu, out->data, a->data, a->rows, a->cols, &why);
+        if (gpu_done(&p, pool, st, why, run))
+            return RP_OK;
+    }
     j = (struct rows_job){ .p = &p, .out = out->data, .a = a->data, .rows = a->rows,
                            .cols = a->cols };
     rp_parallel_for(p.pool, 0, a->rows, grain_for(&p, a->rows, 1, 1), softmax_body, &j);
@@ -655,7 +765,7 @@ rp_tensor_transpose(rp_pool *pool, rp_tensor *out, const rp_tensor *a, rp_tensor
         overlaps(out, a))
         return RP_ERR_INVALID;
     n = rp_tensor_size(a);
-    choose(&p, pool, n, 0, (double)n * 8);
+    choose(&p, pool, n, 0, (double)n * 8, false);
     j = (struct rows_job){ .p = &p, .out = out->data, .a = a->data, .rows = a->rows,
                            .cols = a->cols };
     /* Whole 32-row squares per piece, so that pieces never share a line of out. */
@@ -710,7 +820,13 @@ rp_tensor_matmul(rp_pool *pool, rp_tensor *c, const rp_tensor *a, const rp_tenso
     if (b->rows != k || c->rows != m || c->cols != n || overlaps(c, a) || overlaps(c, b))
         return RP_ERR_INVALID;
     choose(&p, pool, m * k + k * n + m * n, 2.0 * (double)m * (double)n * (double)k,
-           4.0 * (double)(m * k + k * n + m * n));
+           4.0 * (double)(m * k + k * n + m * n), true);
+    if (p.gpu != NULL) {
+        char *why = NULL;
+        rp_status st = rp__gpu_sgemm(p.gpu, m, n, k, a->data, b->data, c->data, &why);
+        if (gpu_done(&p, pool, st, why, run))
+            return RP_OK;
+    }
     j = (struct mm_job){ .p = &p, .a = a->data, .b = b->data, .c = c->data,
                          .m = m, .n = n, .k = k, .tm = m, .tn = n, .ct = 1 };
     if (p.pool != NULL) {
@@ -1019,7 +1135,7 @@ shaped(const struct tspec *s, size_t rows, size_t cols)
 }
 
 void
-rp__tensor_task_run(rp_pool *pool, const char *text, struct rp__outcome *o)
+rp__tensor_task_run(rp_pool *pool, const char *text, bool gpu, struct rp__outcome *o)
 {
     struct trun r;
     char *why = NULL, *bad = NULL;
@@ -1058,7 +1174,9 @@ rp__tensor_task_run(rp_pool *pool, const char *text, struct rp__outcome *o)
     fill_seeded(r.a->data, rp_tensor_size(r.a), r.s.seed);
     if (r.b != NULL)
         fill_seeded(r.b->data, rp_tensor_size(r.b), r.s.seed + 1);
+    force_gpu = gpu;
     st = trun_op(pool, &r);
+    force_gpu = false;
     if (st != RP_OK) {
         o->error = rp__sprintf("the op failed: %s", rp_strerror(st));
         goto out;
