@@ -35,6 +35,9 @@
          "submit a mixed demo workload to watch (in a store of its own,\n"   \
          "        removed at the end, unless --state-dir)")                   \
     FLAG(FORGET, "forget", "do not load or save the remembered theme, sort, filter and pane") \
+    FLAG(NO_GPU, "no-gpu",                                                    \
+         "leave the GPU closed (by default the engine opens the best\n"     \
+         "        Vulkan device, or REPARTIR_GPU's, for --spirv and --tensor)") \
     RP_CLI_REMOTE_OPTIONS(VALUE, FLAG)
 
 enum console_option_id {
@@ -115,6 +118,7 @@ rp_cli_console(int argc, char **argv)
     int id, rc;
 
     rp_pool_config_init(&cfg);
+    cfg.gpu = true;
     while ((id = rp_cli_args_next(&args, &value)) != RP_CLI_ARGS_END) {
         switch (id) {
         case RP_CLI_ARGS_BAD:
@@ -159,6 +163,9 @@ rp_cli_console(int argc, char **argv)
             break;
         case CONSOLE_OPT_DEMO:
             opt.demo = true;
+            break;
+        case CONSOLE_OPT_NO_GPU:
+            cfg.gpu = false;
             break;
         case CONSOLE_OPT_FORGET:
             opt.remember = false;

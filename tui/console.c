@@ -932,6 +932,8 @@ refresh_figures(struct rp_console *c, uint64_t now)
     c->last_poll_ns = now;
     if (c->src->ops->stats(c->src, &c->model.stats) != RP_OK)
         return;
+    if (c->src->ops->gpu == NULL || c->src->ops->gpu(c->src, &c->model.gpu) != RP_OK)
+        c->model.gpu.state = RP_GPU_NONE;
     if (c->src->ops->workers(c->src, &w, &n) == RP_OK) {
         size_t shown = c->model.nshown;
         rp__model_set_workers(&c->model, w, n, now);

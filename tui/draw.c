@@ -278,6 +278,29 @@ fit_windows(const struct rp_console *c)
 
 /* ---- header ---- */
 
+/* "   gpu NAME (N CUs, type) ready" on the header's third line, or why it
+ * is unavailable (in the failed colour), or nothing for a pool without. */
+static void
+draw_gpu(const struct rp_console *c, WINDOW *w, int x, int width)
+{
+    const rp_gpu_info *g = &c->model.gpu;
+
+    if (g->state == RP_GPU_NONE || x >= width - 8)
+        return;
+    x += rp__draw_puts(c, w, 2, x, width - x, "   ");
+    if (g->state == RP_GPU_OPENING) {
+        rp__draw_puts(c, w, 2, x, width - x, "gpu opening...");
+    } else if (g->state == RP_GPU_READY) {
+        rp__draw_printf(c, w, 2, x, width - x, "gpu %s (%u CUs, %s) ready   spirv %" PRIu64
+                        "   tensor ops %" PRIu64, g->name, g->capacity, g->type, g->tasks,
+                        g->kernels);
+    } else {
+        wattron(w, rp__draw_attr(c, RP_THEME_FAILED));
+        rp__draw_printf(c, w, 2, x, width - x, "gpu unavailable: %s", g->why);
+        wattroff(w, rp__draw_attr(c, RP_THEME_FAILED));
+    }
+}
+
 static void
 draw_header(const struct rp_console *c, WINDOW *w, uint64_t now)
 {
@@ -333,10 +356,12 @@ draw_header(const struct rp_console *c, WINDOW *w, uint64_t now)
         x += spark;
     }
     if (s->locality_hit_rate > 0 || s->steals > 0)
-        rp__draw_printf(c, w, 2, x, width - x, "  steals %" PRIu64 "   locality %.0f%%", s->steals,
-                  s->locality_hit_rate * 100);
+        x += rp__draw_printf(c, w, 2, x, width - x, "  steals %" PRIu64 "   locality %.0f%%",
+                             s->steals, s->locality_hit_rate * 100);
     else
-        rp__draw_printf(c, w, 2, x, width - x, "  steals %" PRIu64 "   locality -", s->steals);
+        x += rp__draw_printf(c, w, 2, x, width - x, "  steals %" PRIu64 "   locality -",
+                             s->steals);
+    draw_gpu(c, w, x, width);
 }
 
 const char *

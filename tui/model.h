@@ -106,6 +106,7 @@ struct rp_model {
     uint64_t workers_ns;            /* when workers were last taken */
 
     rp_stats stats;
+    rp_gpu_info gpu;                /* state RP_GPU_NONE: none, or not known */
     uint64_t start_ns;              /* the console's start, for the uptime */
     /* finished tasks per second, history[(second) % RP_MODEL_HISTORY] */
     uint32_t history[RP_MODEL_HISTORY];

@@ -148,6 +148,15 @@ rp__console_job_desc_parse(const char *json, unsigned total, struct rp_console_j
         free(v2);
     } else if (cJSON_IsString(kind) && strcmp(kind->valuestring, "noop") == 0) {
         out->command = rp_xstrdup("(noop)");
+    } else if (cJSON_IsString(kind) && strcmp(kind->valuestring, "spirv") == 0 &&
+               cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(o, "spirv"))) {
+        const cJSON *sp = cJSON_GetObjectItemCaseSensitive(o, "spirv");
+        const cJSON *sh = cJSON_GetObjectItemCaseSensitive(sp, "shader");
+        const char *path = cJSON_IsString(sh) ? sh->valuestring : "?";
+        const char *base = strrchr(path, '/');
+        out->command = rp__sprintf("spirv %s, %d in, %d out", base != NULL ? base + 1 : path,
+                                   cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(sp, "inputs")),
+                                   cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(sp, "outputs")));
     } else if (cJSON_IsString(kind) && strcmp(kind->valuestring, "tensor") == 0 &&
                cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, "tensor"))) {
         out->command = rp__sprintf("tensor %s",

@@ -104,6 +104,9 @@ typedef struct rp_console_source_ops {
     size_t (*events)(rp_console_source *s, rp_event *out, size_t max, uint64_t *lost /* OUT */);
     rp_status (*stats)(rp_console_source *s, rp_stats *out /* OUT */);
     rp_status (*workers)(rp_console_source *s, rp_worker_info **out /* OUT */, size_t *n /* OUT */);
+    /* The engine's GPU (state, device, reason when unavailable); NULL
+     * where the source cannot tell (an attached coordinator). */
+    rp_status (*gpu)(rp_console_source *s, rp_gpu_info *out /* OUT */);
     rp_status (*job_desc)(rp_console_source *s, rp_task_id any_task_of_job, unsigned total,
                           struct rp_console_job_desc *out /* OUT */);
     rp_status (*detail)(rp_console_source *s, rp_task_id id, struct rp_console_detail *out /* OUT */);

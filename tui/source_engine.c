@@ -280,6 +280,76 @@ detail(rp_console_source *s, rp_task_id id, struct rp_console_detail *out)
     return RP_OK;
 }
 
+/* "--spirv FILE [--input FILE]... --output-size BYTES... [--groups X,Y,Z]"
+ * as `repartir run` takes them; outputs land in the current directory. */
+static rp_task *
+spirv_task(const struct rp_console_submit *req, char **why)
+{
+    rp_task *t;
+    unsigned g[3] = { 1, 1, 1 }, nout = 0;
+    rp_status st = RP_OK;
+
+    if (req->argc < 2) {
+        *why = rp_xstrdup("--spirv FILE --output-size BYTES [--input FILE] [--groups X,Y,Z]");
+        return NULL;
+    }
+    if (access(req->argv[1], R_OK) != 0) {
+        *why = rp__sprintf("--spirv: cannot read '%s': %s", req->argv[1], strerror(errno));
+        return NULL;
+    }
+    t = rp_task_new_spirv(req->argv[1]);
+    for (size_t i = 2; i < req->argc && st == RP_OK; i += 2) {
+        const char *opt = req->argv[i], *val = i + 1 < req->argc ? req->argv[i + 1] : NULL;
+        char *end = NULL;
+        if (val == NULL) {
+            *why = rp__sprintf("%s needs a value", opt);
+            st = RP_ERR_INVALID;
+        } else if (strcmp(opt, "--input") == 0) {
+            if (access(val, R_OK) != 0) {
+                *why = rp__sprintf("--input: cannot read '%s': %s", val, strerror(errno));
+                st = RP_ERR_INVALID;
+            } else {
+                st = rp_task_add_input(t, val);
+            }
+        } else if (strcmp(opt, "--output-size") == 0) {
+            unsigned long long v = strtoull(val, &end, 10);
+            st = *end != '\0' || v == 0 || val[0] == '-' ? RP_ERR_INVALID
+                                                         : rp_task_add_output(t, (size_t)v);
+            nout += st == RP_OK;
+            if (st != RP_OK)
+                *why = rp__sprintf("--output-size: '%s' is not a size in bytes", val);
+        } else if (strcmp(opt, "--groups") == 0) {
+            if (sscanf(val, "%u,%u,%u", &g[0], &g[1], &g[2]) < 1 ||
+                rp_task_set_groups(t, g[0], g[1], g[2]) != RP_OK) {
+                *why = rp__sprintf("--groups: '%s' is not X[,Y[,Z]]", val);
+                st = RP_ERR_INVALID;
+            }
+        } else {
+            *why = rp__sprintf("'%s': --spirv takes --input, --output-size and --groups", opt);
+            st = RP_ERR_INVALID;
+        }
+    }
+    if (st == RP_OK && nout == 0) {
+        *why = rp_xstrdup("--spirv needs at least one --output-size");
+        st = RP_ERR_INVALID;
+    }
+    if (st == RP_OK)
+        st = rp_task_set_output_dir(t, ".");
+    if (st != RP_OK) {
+        if (*why == NULL)
+            *why = rp__sprintf("--spirv: %s", rp_strerror(st));
+        rp_task_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+static rp_status
+gpu(rp_console_source *s, rp_gpu_info *out)
+{
+    return rp_pool_gpu_info(from(s)->pool, out);
+}
+
 static rp_status
 submit(rp_console_source *s, const struct rp_console_submit *req, rp_job_id *job,
        rp_task_id *first, char **why)
@@ -298,7 +368,10 @@ submit(rp_console_source *s, const struct rp_console_submit *req, rp_job_id *job
         *why = rp_xstrdup("checkpoints need a store: start the console with --state-dir");
         return RP_ERR_UNSUPPORTED;
     }
-    if (strcmp(req->argv[0], "--tensor") == 0) {
+    if (strcmp(req->argv[0], "--spirv") == 0) {
+        if ((t = spirv_task(req, why)) == NULL)
+            return RP_ERR_INVALID;
+    } else if (strcmp(req->argv[0], "--tensor") == 0) {
         /* "--tensor OP:DIMS", as `repartir run --tensor` takes it */
         char *bad = NULL;
         if (req->argc != 2) {
@@ -313,15 +386,16 @@ submit(rp_console_source *s, const struct rp_console_submit *req, rp_job_id *job
     } else {
         t = rp_task_new(req->argv[0]);
     }
-    for (size_t i = 1; i < req->argc && st == RP_OK && strcmp(req->argv[0], "--tensor") != 0; i++)
+    for (size_t i = 1; i < req->argc && st == RP_OK && req->argv[0][0] != '-'; i++)
         st = rp_task_add_arg(t, req->argv[i]);
     if (st == RP_OK && req->name != NULL && req->name[0] != '\0')
         st = rp_task_set_name(t, req->name);
     if (st == RP_OK)
         st = rp_task_set_priority(t, req->priority);
     if (st == RP_OK && (st = rp_task_set_backend(t, req->backend)) != RP_OK)
-        *why = rp__sprintf("this engine has no %s workers yet",
-                           req->backend == RP_BACKEND_GPU ? "GPU" : "remote");
+        *why = rp_xstrdup(req->backend == RP_BACKEND_GPU
+                              ? "the GPU runs --spirv shaders and --tensor ops, not commands"
+                              : "a --spirv shader runs on the GPU only");
     if (st == RP_OK && req->timeout_ms > 0)
         st = rp_task_set_timeout_ms(t, req->timeout_ms);
     if (st == RP_OK && req->retries > 0 && (st = rp_task_set_retries(t, req->retries)) == RP_OK)
@@ -408,6 +482,7 @@ static const rp_console_source_ops embedded_ops = {
     .events = events,
     .stats = stats,
     .workers = workers,
+    .gpu = gpu,
     .job_desc = job_desc,
     .detail = detail,
     .submit = submit,
