@@ -223,10 +223,17 @@ $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 
 # The GPU kernels (engine/gpu/shaders/*.comp) as SPIR-V arrays in C,
 # compiled at build time and embedded in the library. ewise.comp is built
-# once per operator.
+# once per operator, sgemm.comp once more with 64 x 64 tiles.
 SHADERS := saxpy reduce softmax sgemm
 EWISE_OPS := add:0 sub:1 mul:2 div:3
-SHADER_HDRS := $(patsubst %,$(BUILD)/gen/shaders/%.h,$(SHADERS) $(foreach o,$(EWISE_OPS),$(firstword $(subst :, ,$(o)))))
+SHADER_HDRS := $(patsubst %,$(BUILD)/gen/shaders/%.h,$(SHADERS) sgemm64 \
+                 $(foreach o,$(EWISE_OPS),$(firstword $(subst :, ,$(o)))))
+
+$(BUILD)/gen/shaders/sgemm64.h: engine/gpu/shaders/sgemm.comp
+	$(say) GLSL $< [64]
+	$(Q)mkdir -p $(@D)
+	$(Q)$(GLSLANG) -V --target-env vulkan1.2 --quiet -DTILE=64 --vn rp__spv_sgemm64 -o $@.tmp $< \
+	    && mv $@.tmp $@
 
 $(BUILD)/gen/shaders/%.h: engine/gpu/shaders/%.comp
 	$(say) GLSL $<

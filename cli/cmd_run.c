@@ -662,7 +662,7 @@ run_job(struct run_args *a, const char *state_dir)
     /* Before anything runs, so no signal can end us with children left. */
     rp_cli_catch_interrupts();
     if ((rc = rp_cli_pool_open("run", a->workers, state_dir, &a->remote,
-                               a->spirv != NULL || a->gpu, &pool)) != RP_EXIT_OK)
+                               a->spirv != NULL || a->tensor != NULL, &pool)) != RP_EXIT_OK)
         goto out;
     rc = RP_EXIT_ERROR;
     job.pool = pool;

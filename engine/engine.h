@@ -327,9 +327,11 @@ size_t rp__tensor_remote_min(void);
 /* ---- the GPU executor (exec/exec_gpu.c) ---- */
 
 struct rp_gpu;
-/* The pool's GPU when it is open and usable, else NULL; counts a tensor
- * op sent to it. Any thread. */
-struct rp_gpu *rp__engine_gpu(rp__engine *e);
+/* The pool's GPU when it is open and usable, else NULL, with the
+ * host-device GB/s measured when it opened (0: not known). wait: while it
+ * is still opening, wait for it (at most 5 s). Any thread. */
+struct rp_gpu *rp__engine_gpu(rp__engine *e, bool wait, double *link_gbs /* OUT */);
+/* Counts a tensor op sent to the GPU. */
 void rp__engine_gpu_count_kernel(rp__engine *e);
 void rp__exec_gpu_info(void *state, rp_gpu_info *out /* OUT */);
 /* After the scheduler drained (no tensor op runs): closes the device. */

@@ -30,10 +30,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine/alloc.h"
-#include "engine/gpu/gpu.h"
+#include "engine/gpu/kernels.h"
 
 #define MAX_SHADER_BYTES ((size_t)64 << 20)
 
@@ -49,6 +50,7 @@ struct gpu_exec {
     rp_gpu_state state;
     char why[200];
     rp_gpu *g;
+    double link_gbs;                /* measured at open; 0: not known */
     _Atomic unsigned running;
     _Atomic uint64_t started, tasks, kernels;
 };
@@ -262,9 +264,11 @@ gpu_thread(void *arg)
         rp_gpu *g = NULL;
         char *why = NULL;
         rp_status s = rp__gpu_open(-1, x->cache_dir, &g, &why);
+        double link = s == RP_OK ? rp__gpu_measure_link(g) : 0;
         pthread_mutex_lock(&x->lock);
         if (s == RP_OK) {
             x->g = g;
+            x->link_gbs = link;
             x->state = RP_GPU_READY;
         } else {
             x->state = RP_GPU_UNAVAILABLE;
@@ -438,16 +442,25 @@ rp__exec_gpu_info(void *state, rp_gpu_info *out)
 
 /* The device for tensor ops: only once open and while usable. */
 rp_gpu *
-rp__engine_gpu(rp__engine *e)
+rp__engine_gpu(rp__engine *e, bool wait, double *link_gbs)
 {
     struct gpu_exec *x = rp__engine_exec_state(e, RP__EXEC_GPU);
     rp_gpu *g = NULL;
+    struct timespec until;
 
+    *link_gbs = 0;
     if (x == NULL)
         return NULL;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
     pthread_mutex_lock(&x->lock);
-    if (x->state == RP_GPU_READY && rp_gpu_unusable(x->g) == NULL)
+    while (wait && x->state == RP_GPU_OPENING)
+        if (pthread_cond_timedwait(&x->cond, &x->lock, &until) != 0)
+            break;
+    if (x->state == RP_GPU_READY && rp_gpu_unusable(x->g) == NULL) {
         g = x->g;
+        *link_gbs = x->link_gbs;
+    }
     pthread_mutex_unlock(&x->lock);
     return g;
 }

@@ -324,18 +324,27 @@ choose(struct plan *p, rp_pool *pool, size_t elements, double flops, double byte
     p->t0 = rp__now_ns();
 }
 
-/* The GPU part of the rule, written into note. */
+/* The GPU part of the rule, written into note: the GPU when the op's CPU
+ * time (compute_ns, on the threads it would have) exceeds gpu_ratio x the
+ * time to move `bytes` over the link, at the rate the device measured as
+ * it opened (else the limits' gpu_link_gbs). */
 static rp_gpu *
-choose_gpu(rp_pool *pool, const rp_tensor_limits *l, double compute_ns, double move_ns,
+choose_gpu(rp_pool *pool, const rp_tensor_limits *l, double compute_ns, double bytes,
            bool gpu_kernel, char *note, size_t size)
 {
     rp__engine *e = pool != NULL ? rp__pool_engine(pool) : NULL;
-    rp_gpu *g = e != NULL ? rp__engine_gpu(e) : NULL;
+    double link = 0, move_ns = bytes / l->gpu_link_gbs;
+    bool wants = compute_ns > l->gpu_ratio * move_ns;
+    rp_gpu *g;
 
     if (!gpu_kernel) {
         snprintf(note, size, "gpu: no kernel for this op");
         return NULL;
     }
+    /* A GPU still opening is waited for only by an op that may want it. */
+    g = e != NULL ? rp__engine_gpu(e, wants || force_gpu, &link) : NULL;
+    if (link > 0)
+        move_ns = bytes / link;
     if (g == NULL) {
         if (snprintf(note, size, "gpu: none open%s (compute %.0f us vs %.0f us to move, "
                      "needs > %gx)", force_gpu ? ", though the task asked for it" : "",
@@ -353,12 +362,13 @@ choose_gpu(rp_pool *pool, const rp_tensor_limits *l, double compute_ns, double m
         return NULL;
     }
     if (compute_ns > l->gpu_ratio * move_ns) {
-        snprintf(note, size, "gpu: %s, compute %.0f us > %gx the %.0f us to move",
-                 rp_gpu_device_name(g), compute_ns / 1e3, l->gpu_ratio, move_ns / 1e3);
+        snprintf(note, size, "gpu: %s, compute %.0f us > %gx the %.0f us to move at %.1f GB/s",
+                 rp_gpu_device_name(g), compute_ns / 1e3, l->gpu_ratio, move_ns / 1e3,
+                 bytes / move_ns);
         return g;
     }
-    snprintf(note, size, "gpu: compute %.0f us vs %.0f us to move, needs > %gx",
-             compute_ns / 1e3, move_ns / 1e3, l->gpu_ratio);
+    snprintf(note, size, "gpu: compute %.0f us vs %.0f us to move at %.1f GB/s, needs > %gx",
+             compute_ns / 1e3, move_ns / 1e3, bytes / move_ns, l->gpu_ratio);
     return NULL;
 }
 
@@ -394,7 +404,7 @@ choose_backend(struct plan *p, rp_pool *pool, size_t elements, double flops, dou
 {
     char gpu_note[96];
     rp_tensor_limits l = limits_for(pool);
-    double est_ns, gpu_compute, gpu_move;
+    double est_ns, gpu_compute;
     /* From the scheduler: a task recovered while the pool is being made
      * runs before rp__pool_engine(pool) is set. */
     unsigned workers = pool != NULL ? rp__pool_sched(pool)->nworkers : 1;
@@ -424,9 +434,10 @@ choose_backend(struct plan *p, rp_pool *pool, size_t elements, double flops, dou
     est_ns = flops / (l.simd_gflops > 0 ? l.simd_gflops : 1);
     if (bytes / 12.0 * simd_ns_per_elem > est_ns)
         est_ns = bytes / 12.0 * simd_ns_per_elem;
-    gpu_compute = est_ns;
-    gpu_move = bytes / l.gpu_link_gbs;
-    p->gpu = choose_gpu(pool, &l, gpu_compute, gpu_move, gpu_kernel, gpu_note, sizeof gpu_note);
+    /* the CPU's time on the threads it would have */
+    gpu_compute = pool != NULL && workers > 1 && est_ns > l.parallel_min_ns ? est_ns / workers
+                                                                            : est_ns;
+    p->gpu = choose_gpu(pool, &l, gpu_compute, bytes, gpu_kernel, gpu_note, sizeof gpu_note);
     if (p->gpu != NULL) {
         p->run.backend = RP_TENSOR_GPU;
         snprintf(p->run.isa, sizeof p->run.isa, "vulkan");

@@ -16,7 +16,9 @@ enum rp__gpu_kernel {
     RP__GPU_K_DIV,
     RP__GPU_K_REDUCE,       /* bufs a, b, partials (rp__gpu_reduce_groups) */
     RP__GPU_K_SOFTMAX,      /* bufs a, out; m rows of n */
-    RP__GPU_K_SGEMM,        /* bufs A, B, C; m, n, k */
+    RP__GPU_K_SGEMM,        /* bufs A, B, C; m, n, k (128 x 128 tiles, or
+                               64 x 64 when those leave units idle) */
+    RP__GPU_K_SGEMM64,      /* the 64 x 64 build: chosen by SGEMM */
     RP__GPU_K_COUNT
 };
 
@@ -46,6 +48,9 @@ rp_status rp__gpu_record(rp__gpu_batch *b, rp_gpu *g, enum rp__gpu_kernel k,
 rp_status rp__gpu_run_dev(rp_gpu *g, enum rp__gpu_kernel k, rp__gpu_buf *const *bufs,
                           const struct rp__gpu_args *a, unsigned reps, uint64_t *gpu_ns /* OUT */,
                           char **why);
+/* Host <-> device GB/s through the staging path, as ops see it (a 16 MiB
+ * round trip, warm); 0 if it could not be measured. */
+double rp__gpu_measure_link(rp_gpu *g);
 /* The partial sums the reduce kernel writes for n elements. */
 unsigned rp__gpu_reduce_groups(size_t n);
 
