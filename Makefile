@@ -168,8 +168,8 @@ $(STATIC_LIB): $(LIB_OBJS)
 
 $(SHARED_LIB): $(LIB_OBJS)
 	$(say) LINK $@
-	$(Q)$(CC) -shared -Wl,-soname,librepartir.so.$(SOVERSION) $(ALL_LDFLAGS) \
-	    -o $@ $^ $(LIBS)
+	$(Q)$(CC) -shared -Wl,-soname,librepartir.so.$(SOVERSION) -Wl,--exclude-libs,ALL \
+	    $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/librepartir.so: $(SHARED_LIB)
 	$(Q)ln -sf librepartir.so.$(SOVERSION) $@

@@ -125,7 +125,9 @@ start() {
     XDG_CONFIG_HOME="$TMPDIR/config" LANG=C.UTF-8 TERM=xterm-256color)
   while [[ $1 != -- ]]; do env+=("$1"); shift; done
   shift
-  tm new-session -d -s "$S" -x 120 -y 40 -- env -i "${env[@]}" sh "$TMPDIR/launch.sh" "$rp" console "$@"
+  # --no-gpu: the GPU in the console is gpu_cli.test.sh's; here the panes
+  # keep the sizes these checks count.
+  tm new-session -d -s "$S" -x 120 -y 40 -- env -i "${env[@]}" sh "$TMPDIR/launch.sh" "$rp" console --no-gpu "$@"
   wait_for 'workers (' 30
   wait_re '^.{3}jobs \(' 10
 }
@@ -491,7 +493,7 @@ wait_for 'stdout so far' 10; wait_for 'first-line'
 # :cancel jID cancels the whole job, without a question.
 cmd "cancel j$job"; wait_row "$job" 'cancelled'
 # Paused, the console sleeps: well under 1% of a core over 3 s.
-pid=$(pgrep -f -n -x "$rp console --workers 2 --no-store --forget")
+pid=$(pgrep -f -n -x "$rp console --no-gpu --workers 2 --no-store --forget")
 key Z; wait_status '^paused'
 t0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat"); sleep 3
 t1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
