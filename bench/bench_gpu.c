@@ -92,6 +92,49 @@ time_kernel(rp_gpu *g, enum rp__gpu_kernel k, rp__gpu_buf *const *bufs,
     return best;
 }
 
+/* The cooperative-matrix shapes and types the device offers (through
+ * VK_NV_cooperative_matrix, which the Debian 12 headers have; the KHR one
+ * lists the same): the fp32 sgemm could use one only with fp32 inputs. */
+static void
+print_coop(rp_gpu *g)
+{
+    static const char *const types[] = { "f16", "f32", "f64", "i8", "i16", "i32", "i64",
+                                         "u8", "u16", "u32", "u64" };
+    PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV get =
+        (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)vkGetInstanceProcAddr(
+            rp__gpu_instance(g), "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV");
+    VkCooperativeMatrixPropertiesNV p[64];
+    VkExtensionProperties ext[512];
+    uint32_t n = 512;
+    bool fp32_in = false, has = false;
+
+    /* the loader hands out the entry point whatever the device has */
+    if (vkEnumerateDeviceExtensionProperties(rp__gpu_physical(g), NULL, &n, ext) >= 0)
+        for (uint32_t i = 0; i < n && !has; i++)
+            has = strcmp(ext[i].extensionName, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME) == 0;
+    n = 64;
+    if (!has || get == NULL || get(rp__gpu_physical(g), &n, NULL) != VK_SUCCESS || n == 0) {
+        printf("  cooperative matrix: not offered\n");
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        p[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV, p[i].pNext = NULL;
+    n = n > 64 ? 64 : n;
+    if (get(rp__gpu_physical(g), &n, p) != VK_SUCCESS && n == 0)
+        return;
+    printf("  cooperative matrix (A x B + C -> D, MxNxK):");
+    for (uint32_t i = 0; i < n; i++) {
+        unsigned a = p[i].AType, c = p[i].CType;
+        printf("%s %s*%s+%s %ux%ux%u", i ? "," : "", a < 11 ? types[a] : "?",
+               p[i].BType < 11 ? types[p[i].BType] : "?", c < 11 ? types[c] : "?", p[i].MSize,
+               p[i].NSize, p[i].KSize);
+        fp32_in = fp32_in || a == VK_COMPONENT_TYPE_FLOAT32_NV;
+    }
+    printf("\n  %s\n", fp32_in ? "fp32 inputs offered" : "no fp32-input shape: the fp32 sgemm "
+                                                         "cannot use them without rounding its "
+                                                         "inputs");
+}
+
 /* The anchor's key=value output, or NULL. */
 static char *
 run_anchor(const char *script, size_t n, const char *sizes)
@@ -174,6 +217,7 @@ main(int argc, char **argv)
            rp_gpu_capacity_source(g), VK_API_VERSION_MAJOR(pp->apiVersion),
            VK_API_VERSION_MINOR(pp->apiVersion), pp->driverVersion >> 22,
            (pp->driverVersion >> 14) & 0xff, (pp->driverVersion >> 6) & 0xff, pp->driverVersion);
+    print_coop(g);
     if (n == 0)
         n = cpu ? (size_t)1 << 22 : (size_t)1 << 26;
     if (sizes == NULL)

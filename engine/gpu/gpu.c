@@ -844,6 +844,18 @@ rp__gpu_max_buffer(const rp_gpu *g)
     return g->max_alloc;
 }
 
+VkInstance
+rp__gpu_instance(const rp_gpu *g)
+{
+    return g->instance;
+}
+
+VkPhysicalDevice
+rp__gpu_physical(const rp_gpu *g)
+{
+    return g->phys;
+}
+
 bool
 rp__gpu_is_cpu(const rp_gpu *g)
 {

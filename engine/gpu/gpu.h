@@ -88,6 +88,8 @@ const VkPhysicalDeviceProperties *rp__gpu_props(const rp_gpu *g);
 /* The largest buffer one allocation may have, and the device heap. */
 uint64_t rp__gpu_max_buffer(const rp_gpu *g);
 bool rp__gpu_is_cpu(const rp_gpu *g);
+VkInstance rp__gpu_instance(const rp_gpu *g);
+VkPhysicalDevice rp__gpu_physical(const rp_gpu *g);
 /* Built-in pipeline `id` (< RP__GPU_BUILTINS) of g, made from the code
  * at its first use and kept until rp_gpu_close. */
 #define RP__GPU_BUILTINS 16
