@@ -35,6 +35,7 @@
 #include "cli/remote.h"
 #include "cli/report.h"
 #include "engine/alloc.h"
+#include "engine/engine.h"
 
 #define MAX_SHARDS 1000000               /* rp_submit_job's own bound */
 #define MAX_RETRIES 1000                 /* rp_task_set_retries' own bound */
@@ -385,26 +386,13 @@ apply_option(struct run_args *a, int id, const char *value)
         a->outputs[a->n_outputs++] = (size_t)v;
         return true;
     }
-    case RUN_OPT_GROUPS: {
-        const char *p = value;
-        for (int i = 0; i < 3; i++) {
-            char *end;
-            unsigned long v;
-            errno = 0;
-            v = *p >= '0' && *p <= '9' ? strtoul(p, &end, 10) : 0;
-            if (v == 0 || errno != 0 || v > UINT32_MAX || (*end != '\0' && *end != ',') ||
-                (*end == ',' && i == 2)) {
-                rp_cli_error("%s: '%s' is not X[,Y[,Z]] workgroup counts (each 1 or more)",
-                             o->name, value);
-                return false;
-            }
-            a->groups[i] = (unsigned)v;
-            if (*end == '\0')
-                break;
-            p = end + 1;
+    case RUN_OPT_GROUPS:
+        if (!rp__groups_parse(value, a->groups)) {
+            rp_cli_error("%s: '%s' is not X[,Y[,Z]] workgroup counts (each 1 or more)",
+                         o->name, value);
+            return false;
         }
         return true;
-    }
     case RUN_OPT_OUT_DIR:
         if (!check_directory(o->name, value))
             return false;

@@ -326,6 +326,10 @@ size_t rp__tensor_remote_min(void);
 
 /* ---- the GPU executor (exec/exec_gpu.c) ---- */
 
+/* "X[,Y[,Z]]" workgroup counts, each 1..UINT32_MAX, into out (missing ones
+ * 1); false on anything else ("1,,2", "2x", "-1", four numbers). */
+bool rp__groups_parse(const char *text, unsigned out[3]);
+
 struct rp_gpu;
 /* The pool's GPU when it is open and usable, else NULL, with the
  * host-device GB/s measured when it opened (0: not known). wait: while it

@@ -7,6 +7,7 @@
  */
 #include "engine/engine.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,6 +283,29 @@ rp_task_set_groups(rp_task *t, unsigned x, unsigned y, unsigned z)
     t->spirv.groups[1] = y;
     t->spirv.groups[2] = z;
     return RP_OK;
+}
+
+bool
+rp__groups_parse(const char *text, unsigned out[3])
+{
+    const char *p = text;
+
+    out[0] = out[1] = out[2] = 1;
+    for (int i = 0; i < 3; i++) {
+        char *end;
+        unsigned long long v;
+        if (*p < '0' || *p > '9')
+            return false;
+        errno = 0;
+        v = strtoull(p, &end, 10);
+        if (v == 0 || v > UINT32_MAX || errno != 0 || (*end != '\0' && *end != ','))
+            return false;
+        out[i] = (unsigned)v;
+        if (*end == '\0')
+            return true;
+        p = end + 1;
+    }
+    return false;                   /* a fourth number */
 }
 
 rp_status

@@ -278,8 +278,9 @@ fit_windows(const struct rp_console *c)
 
 /* ---- header ---- */
 
-/* "   gpu NAME (N CUs, type) ready" on the header's third line, or why it
- * is unavailable (in the failed colour), or nothing for a pool without. */
+/* "   gpu ready   spirv N   tensor ops N   NAME (N CUs, TYPE)" on the
+ * header's third line, or why it is unavailable (in the failed colour), or
+ * nothing for a pool without. */
 static void
 draw_gpu(const struct rp_console *c, WINDOW *w, int x, int width)
 {
@@ -291,9 +292,10 @@ draw_gpu(const struct rp_console *c, WINDOW *w, int x, int width)
     if (g->state == RP_GPU_OPENING) {
         rp__draw_puts(c, w, 2, x, width - x, "gpu opening...");
     } else if (g->state == RP_GPU_READY) {
-        rp__draw_printf(c, w, 2, x, width - x, "gpu %s (%u CUs, %s) ready   spirv %" PRIu64
-                        "   tensor ops %" PRIu64, g->name, g->capacity, g->type, g->tasks,
-                        g->kernels);
+        /* the state and counts first: a narrow terminal cuts the name */
+        rp__draw_printf(c, w, 2, x, width - x, "gpu ready   spirv %" PRIu64 "   tensor ops %"
+                        PRIu64 "   %s (%u CUs, %s)", g->tasks, g->kernels, g->name,
+                        g->capacity, g->type);
     } else {
         wattron(w, rp__draw_attr(c, RP_THEME_FAILED));
         rp__draw_printf(c, w, 2, x, width - x, "gpu unavailable: %s", g->why);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "engine/alloc.h"
+#include "engine/engine.h"
 
 #define QUEUE_MAX 65536
 #define DETAIL_OUTPUT_MAX ((size_t)64 << 10)   /* of a running task's output, per stream */
@@ -319,8 +320,7 @@ spirv_task(const struct rp_console_submit *req, char **why)
             if (st != RP_OK)
                 *why = rp__sprintf("--output-size: '%s' is not a size in bytes", val);
         } else if (strcmp(opt, "--groups") == 0) {
-            if (sscanf(val, "%u,%u,%u", &g[0], &g[1], &g[2]) < 1 ||
-                rp_task_set_groups(t, g[0], g[1], g[2]) != RP_OK) {
+            if (!rp__groups_parse(val, g) || rp_task_set_groups(t, g[0], g[1], g[2]) != RP_OK) {
                 *why = rp__sprintf("--groups: '%s' is not X[,Y[,Z]]", val);
                 st = RP_ERR_INVALID;
             }

@@ -199,6 +199,7 @@ run_spirv(struct gpu_exec *x, struct rp__task *t, struct rp__outcome *o)
     atomic_fetch_add_explicit(&x->tasks, 1, memory_order_relaxed);
     if (s != RP_OK) {
         char *w = rp__sprintf("%s: %s", rp_strerror(s), why != NULL ? why : "");
+        o->timed_out = s == RP_ERR_TIMEOUT;     /* the task ends TIMED_OUT */
         free(why);
         why = w;
         if (rp_gpu_unusable(g) != NULL) {
