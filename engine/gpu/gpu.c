@@ -948,10 +948,7 @@ buf_create(rp_gpu *g, enum buf_kind kind, unsigned cls, rp__gpu_buf **out)
     VkMemoryAllocateInfo mai = { .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                  .allocationSize = req.size,
                                  .memoryTypeIndex = type };
-    if (kind == BUF_DEVICE && take_fault(RP__GPU_FAULT_OOM))
-        r = VK_ERROR_OUT_OF_DEVICE_MEMORY;
-    else
-        r = vkAllocateMemory(g->dev, &mai, NULL, &b->mem);
+    r = vkAllocateMemory(g->dev, &mai, NULL, &b->mem);
     if (r != VK_SUCCESS) {
         vkDestroyBuffer(g->dev, b->buf, NULL);
         free(b);
@@ -992,10 +989,15 @@ buf_get(rp_gpu *g, enum buf_kind kind, size_t bytes, rp__gpu_buf **out, char **w
         *out = b;
         return RP_OK;
     }
-    r = buf_create(g, kind, cls, &b);
-    if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY) {
-        pool_drain(g);
+    /* an injected shortage fails the retry too, as a real one would */
+    if (kind == BUF_DEVICE && take_fault(RP__GPU_FAULT_OOM)) {
+        r = VK_ERROR_OUT_OF_DEVICE_MEMORY;
+    } else {
         r = buf_create(g, kind, cls, &b);
+        if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY) {
+            pool_drain(g);
+            r = buf_create(g, kind, cls, &b);
+        }
     }
     if (r != VK_SUCCESS) {
         rp__gpu_why(why, "%s: a buffer of %llu MiB: %s", g->props.deviceName,
