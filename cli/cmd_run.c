@@ -577,7 +577,8 @@ build_task(const struct run_args *a, rp_task **out /* OUT */)
                 goto fail;
         if ((s = rp_task_set_groups(t, a->groups[0], a->groups[1], a->groups[2])) != RP_OK ||
             (s = rp_task_set_output_dir(t, a->out_dir != NULL ? a->out_dir : ".")) != RP_OK ||
-            (s = rp_task_set_timeout_ms(t, a->timeout_ms)) != RP_OK)
+            (s = rp_task_set_timeout_ms(t, a->timeout_ms)) != RP_OK ||
+            (s = rp_task_set_priority(t, a->priority)) != RP_OK)
             goto fail;
         *out = t;
         return RP_OK;

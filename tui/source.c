@@ -169,6 +169,8 @@ rp__console_job_desc_parse(const char *json, unsigned total, struct rp_console_j
     out->backend = (rp_backend)name_index(o, "backend", backend_names, 4, RP_BACKEND_ANY);
     out->max_retries = number(o, "retries");
     out->timeout_ms = number(o, "timeout_ms");
+    if (out->timeout_ms == 0 && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(o, "spirv")))
+        out->timeout_ms = number(cJSON_GetObjectItemCaseSensitive(o, "spirv"), "timeout_ms");
     out->checkpoint = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "checkpoint"));
     cJSON_Delete(o);
     return RP_OK;

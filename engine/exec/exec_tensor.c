@@ -4,11 +4,14 @@
  * choice of backend, and tensor tasks.
  *
  * Design:
- *   - Backend: plain C below scalar_max elements, else the SIMD kernels;
- *     the GPU rule (compute > gpu_ratio x transfer) is evaluated, and a GPU
- *     is never open in this build (engine/gpu/ is not there yet), so its
- *     reason says so. Remote applies to tensor tasks, which the engine
- *     places (jobs.c), not to ops on this process's memory.
+ *   - Backend: plain C below scalar_max elements, else the SIMD kernels,
+ *     or the pool's GPU (engine/gpu/) for ops it has a kernel for when the
+ *     CPU time on the threads the op would have exceeds gpu_ratio x the
+ *     time to move its data at the link rate the device measured, or
+ *     whenever a tensor task asks for it (backend GPU). A CPU device
+ *     (lavapipe) is used only when asked; a GPU that fails an op hands it
+ *     back to the CPU, saying why. Remote applies to tensor tasks, which
+ *     the engine places (jobs.c), not to ops on this process's memory.
  *   - The thresholds are measured once, at the first op: where the SIMD
  *     add overtakes plain C, both kernels' matmul rate, and a pool's
  *     rp_parallel_for round trip (at the first op given a pool). An op is
@@ -390,9 +393,9 @@ gpu_done(struct plan *p, rp_pool *pool, rp_status st, char *why, rp_tensor_run *
         return true;
     }
     choose_backend(p, pool, p->elements, p->flops, p->bytes, false);
-    snprintf(was, sizeof was, "%s", p->run.why);
-    if (snprintf(p->run.why, sizeof p->run.why, "gpu failed (%s: %s), so %s", rp_strerror(st),
-                 why != NULL ? why : "", was) >= (int)sizeof p->run.why)
+    snprintf(was, sizeof was, "%s", p->run.backend == RP_TENSOR_SCALAR ? "scalar" : "simd");
+    if (snprintf(p->run.why, sizeof p->run.why, "gpu failed, so %s: %s: %s", was,
+                 rp_strerror(st), why != NULL ? why : "") >= (int)sizeof p->run.why)
         p->run.why[sizeof p->run.why - 1] = '\0';  /* cut: the reason is for a person */
     free(why);
     return false;

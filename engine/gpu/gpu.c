@@ -413,9 +413,9 @@ find_capacity(rp_gpu *g)
         g->capacity_source = "cpu_threads";
         return;
     }
-    /* No driver figure: a workgroup of maxComputeWorkGroupInvocations per
-     * unit, and as many units as a 16-unit part per 4 GiB of device memory
-     * (docs/gpu.md says why this is only a guess). */
+    /* No driver figure: one unit per 256 MiB of device-local memory, 2 to
+     * 256 (a 16-unit part per 4 GiB; docs/gpu.md says why this is only a
+     * guess). */
     g->capacity = (unsigned)(g->heap_bytes >> 28);
     if (g->capacity < 2)
         g->capacity = 2;
@@ -732,6 +732,11 @@ rp__gpu_open(int device_index, const char *cache_dir, rp_gpu **out, char **why)
         goto fail;
     }
     g->thread_started = true;
+    if (why != NULL) {
+        /* devices passed over on the way leave no reason behind */
+        free(*why);
+        *why = NULL;
+    }
     *out = g;
     return RP_OK;
 
@@ -916,15 +921,18 @@ pool_drain(rp_gpu *g)
     pthread_mutex_unlock(&g->lock);
 }
 
+/* A buffer of size class cls, or of exactly `exact` bytes (not 0) where
+ * the class would pass the device's allocation limit: such a buffer is
+ * not pooled (cls NCLASS - 1). */
 static VkResult
-buf_create(rp_gpu *g, enum buf_kind kind, unsigned cls, rp__gpu_buf **out)
+buf_create(rp_gpu *g, enum buf_kind kind, unsigned cls, size_t exact, rp__gpu_buf **out)
 {
     rp__gpu_buf *b = rp_xcalloc(1, sizeof *b);
     VkMemoryRequirements req;
     VkResult r;
 
-    b->size = (VkDeviceSize)1 << cls;
-    b->cls = cls;
+    b->size = exact != 0 ? (exact + 255) & ~(VkDeviceSize)255 : (VkDeviceSize)1 << cls;
+    b->cls = exact != 0 ? NCLASS - 1 : cls;
     b->kind = kind;
     VkBufferCreateInfo bci = {
         .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
@@ -969,18 +977,21 @@ static rp_status
 buf_get(rp_gpu *g, enum buf_kind kind, size_t bytes, rp__gpu_buf **out, char **why)
 {
     unsigned cls = size_class(bytes ? bytes : 1);
-    rp__gpu_buf *b;
+    size_t exact = 0;
+    rp__gpu_buf *b = NULL;
     VkResult r;
 
     *out = NULL;
-    if (bytes > g->max_alloc || cls >= NCLASS - 1 || ((uint64_t)1 << cls) > g->heap_bytes) {
-        rp__gpu_why(why, "out of device memory: a buffer of %zu MiB is more than %s allows "
-                    "(%llu MiB)", bytes >> 20, g->props.deviceName,
+    if (bytes > g->max_alloc || cls >= NCLASS - 1) {
+        rp__gpu_why(why, "out of device memory: a buffer of %.1f MiB is more than %s allows "
+                    "(%llu MiB)", bytes / 1048576.0, g->props.deviceName,
                     (unsigned long long)(g->max_alloc >> 20));
         return RP_ERR_NO_MEMORY;
     }
+    if (((uint64_t)1 << cls) > g->max_alloc)
+        exact = bytes;              /* the class would pass the limit */
     pthread_mutex_lock(&g->lock);
-    if ((b = g->free_bufs[kind][cls]) != NULL) {
+    if (exact == 0 && (b = g->free_bufs[kind][cls]) != NULL) {
         g->free_bufs[kind][cls] = b->next;
         g->pooled_bytes -= b->size;
     }
@@ -993,15 +1004,16 @@ buf_get(rp_gpu *g, enum buf_kind kind, size_t bytes, rp__gpu_buf **out, char **w
     if (kind == BUF_DEVICE && take_fault(RP__GPU_FAULT_OOM)) {
         r = VK_ERROR_OUT_OF_DEVICE_MEMORY;
     } else {
-        r = buf_create(g, kind, cls, &b);
+        r = buf_create(g, kind, cls, exact, &b);
         if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY) {
             pool_drain(g);
-            r = buf_create(g, kind, cls, &b);
+            r = buf_create(g, kind, cls, exact, &b);
         }
     }
     if (r != VK_SUCCESS) {
-        rp__gpu_why(why, "%s: a buffer of %llu MiB: %s", g->props.deviceName,
-                    (unsigned long long)(((uint64_t)1 << cls) >> 20), rp__gpu_vk_text(r));
+        rp__gpu_why(why, "%s: a buffer of %.1f MiB: %s", g->props.deviceName,
+                    (exact ? exact : (double)((uint64_t)1 << cls)) / 1048576.0,
+                    rp__gpu_vk_text(r));
         return r == VK_ERROR_OUT_OF_HOST_MEMORY ? RP_ERR_NO_MEMORY : rp__gpu_vk_status(r);
     }
     *out = b;
@@ -1022,7 +1034,7 @@ rp__gpu_buf_put(rp_gpu *g, rp__gpu_buf *b)
     if (b == NULL)
         return;
     pthread_mutex_lock(&g->lock);
-    if (g->pooled_bytes + b->size <= POOL_KEEP) {
+    if (b->cls != NCLASS - 1 && g->pooled_bytes + b->size <= POOL_KEEP) {
         b->next = g->free_bufs[b->kind][b->cls];
         g->free_bufs[b->kind][b->cls] = b;
         g->pooled_bytes += b->size;

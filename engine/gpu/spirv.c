@@ -38,6 +38,7 @@ enum {
 
 struct reflect {
     bool compute;
+    bool other_name;                /* a GLCompute entry point not called main */
     unsigned local[3];
     unsigned nbind;
     int binding_max;
@@ -96,8 +97,15 @@ reflect(const uint32_t *code, size_t words, struct reflect *out, char **why)
         const uint32_t *w = &code[at];
         if (n == 0 || at + n > words)
             break;
-        if (op == OP_ENTRY_POINT && n >= 3 && w[1] == MODEL_GLCOMPUTE)
-            out->compute = true;
+        if (op == OP_ENTRY_POINT && n >= 4 && w[1] == MODEL_GLCOMPUTE) {
+            /* the name is a nul-terminated string from w[3]; the pipeline
+             * is built for "main" */
+            if (memchr(&w[3], '\0', (n - 3) * 4) != NULL &&
+                strcmp((const char *)&w[3], "main") == 0)
+                out->compute = true;
+            else
+                out->other_name = true;
+        }
         else if (op == OP_EXECUTION_MODE && n >= 6 && w[2] == MODE_LOCAL_SIZE) {
             out->local[0] = w[3];
             out->local[1] = w[4];
@@ -146,7 +154,9 @@ reflect(const uint32_t *code, size_t words, struct reflect *out, char **why)
         }
     }
     if (s == RP_OK && !out->compute) {
-        rp__gpu_why(why, "the module has no GLCompute entry point (not a compute shader)");
+        rp__gpu_why(why, out->other_name ? "the compute entry point must be called \"main\""
+                                         : "the module has no GLCompute entry point (not a "
+                                           "compute shader)");
         s = RP_ERR_INVALID;
     }
     free(set);

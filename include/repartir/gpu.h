@@ -28,8 +28,8 @@ typedef struct rp_gpu rp_gpu;
 
 /* Opens device device_index (vkEnumeratePhysicalDevices' order), or the
  * best one for -1 (REPARTIR_GPU, when set, decides then). Errors:
- * RP_ERR_NO_DEVICE (no Vulkan loader or driver, no such device, or no
- * compute queue), RP_ERR_NO_MEMORY, RP_ERR_INVALID (index below -1).
+ * RP_ERR_NO_DEVICE (no Vulkan driver, no such device, no compute queue,
+ * or only devices older than Vulkan 1.2), RP_ERR_NO_MEMORY, RP_ERR_INVALID (index below -1).
  * rp_gpu_open_why also says why in *why (malloc'd; NULL on success).
  * Close with rp_gpu_close. */
 RP_API rp_status rp_gpu_open(int device_index, rp_gpu **out /* OUT */);
@@ -37,8 +37,9 @@ RP_API rp_status rp_gpu_open_why(int device_index, rp_gpu **out /* OUT */, char 
 /* "NVIDIA H200", "llvmpipe (LLVM 15.0.6, 256 bits)". Static for g's life. */
 RP_API const char *rp_gpu_device_name(const rp_gpu *g);
 /* Compute units: SMs on NVIDIA (VK_NV_shader_sm_builtins), shader engines
- * x CUs per engine on AMD (VK_AMD_shader_core_properties), else an
- * estimate from the subgroup size and workgroup limits (docs/gpu.md). */
+ * x CUs per engine on AMD (VK_AMD_shader_core_properties), lavapipe's
+ * threads on a CPU device, else an estimate of one per 256 MiB of device
+ * memory, 2 to 256 (docs/gpu.md). */
 RP_API unsigned rp_gpu_capacity(const rp_gpu *g);
 /* Where rp_gpu_capacity's figure came from: "sm_builtins",
  * "amd_shader_core", "cpu_threads" or "estimate". Static. */
