@@ -42,7 +42,8 @@ typedef struct {
     X(endpoint)           \
     X(remote)             \
     X(simd)               \
-    X(tensor)
+    X(tensor)             \
+    X(gpu)
 
 #define RP__TEST_DECLARE(name) extern const rp_test_suite rp_test_suite_##name;
 RP_TEST_SUITES(RP__TEST_DECLARE)

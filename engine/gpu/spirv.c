@@ -22,7 +22,16 @@ enum {
     SPV_MAGIC = 0x07230203,
     OP_ENTRY_POINT = 15,
     OP_EXECUTION_MODE = 16,
+    OP_TYPE_BOOL = 20,
+    OP_TYPE_INT = 21,
+    OP_TYPE_FLOAT = 22,
+    OP_TYPE_VECTOR = 23,
+    OP_TYPE_MATRIX = 24,
+    OP_TYPE_ARRAY = 28,
+    OP_TYPE_RUNTIME_ARRAY = 29,
+    OP_TYPE_STRUCT = 30,
     OP_TYPE_POINTER = 32,
+    OP_CONSTANT = 43,
     OP_VARIABLE = 59,
     OP_DECORATE = 71,
     MODEL_GLCOMPUTE = 5,
@@ -32,11 +41,13 @@ enum {
     DEC_SET = 34,
     CLASS_UNIFORM_CONSTANT = 0,
     CLASS_UNIFORM = 2,
+    CLASS_WORKGROUP = 4,
     CLASS_PUSH_CONSTANT = 9,
     CLASS_STORAGE_BUFFER = 12,
 };
 
 struct reflect {
+    uint64_t shared_bytes;          /* Workgroup variables, without padding */
     bool compute;
     bool other_name;                /* a GLCompute entry point not called main */
     unsigned local[3];
@@ -73,7 +84,8 @@ reflect(const uint32_t *code, size_t words, struct reflect *out, char **why)
 {
     uint32_t bound = code[3];
     int32_t *set, *binding;
-    uint32_t *klass, *type, *pointee;
+    uint32_t *klass, *type, *pointee, *tag;
+    uint64_t *size;                 /* a type's bytes, or a constant's value */
     bool *buffer_block;
     rp_status s = RP_OK;
 
@@ -89,6 +101,8 @@ reflect(const uint32_t *code, size_t words, struct reflect *out, char **why)
     type = rp_xcalloc(bound, sizeof *type);
     pointee = rp_xcalloc(bound, sizeof *pointee);
     buffer_block = rp_xcalloc(bound, sizeof *buffer_block);
+    size = rp_xcalloc(bound, sizeof *size);
+    tag = rp_xcalloc(bound, sizeof *tag);
     memset(set, 0xff, bound * sizeof *set);
     memset(binding, 0xff, bound * sizeof *binding);
     memset(klass, 0xff, bound * sizeof *klass);
@@ -119,9 +133,30 @@ reflect(const uint32_t *code, size_t words, struct reflect *out, char **why)
             buffer_block[w[1]] = true;
         } else if (op == OP_TYPE_POINTER && n >= 4 && w[1] < bound) {
             pointee[w[1]] = w[3] < bound ? w[3] : 0;
+        } else if (op >= OP_TYPE_BOOL && op <= OP_TYPE_STRUCT && n >= 2 && w[1] < bound) {
+            /* sizes for the shared memory a module declares: types come
+             * before their uses, so their parts are known here */
+            uint64_t bytes = 0;
+            tag[w[1]] = op;
+            if (op == OP_TYPE_BOOL)
+                bytes = 4;
+            else if ((op == OP_TYPE_INT || op == OP_TYPE_FLOAT) && n >= 3)
+                bytes = w[2] / 8;
+            else if ((op == OP_TYPE_VECTOR || op == OP_TYPE_MATRIX) && n >= 4 && w[2] < bound)
+                bytes = size[w[2]] * w[3];
+            else if (op == OP_TYPE_ARRAY && n >= 4 && w[2] < bound && w[3] < bound)
+                bytes = size[w[2]] * size[w[3]];
+            else if (op == OP_TYPE_STRUCT)
+                for (uint32_t i = 2; i < n; i++)
+                    bytes += w[i] < bound ? size[w[i]] : 0;
+            size[w[1]] = bytes < ((uint64_t)1 << 40) ? bytes : (uint64_t)1 << 40;
+        } else if (op == OP_CONSTANT && n >= 4 && w[2] < bound) {
+            size[w[2]] = w[3];      /* the low word: array lengths fit in it */
         } else if (op == OP_VARIABLE && n >= 4 && w[2] < bound) {
             klass[w[2]] = w[3];
             type[w[2]] = w[1] < bound ? w[1] : 0;
+            if (w[3] == CLASS_WORKGROUP)
+                out->shared_bytes += size[pointee[type[w[2]]]];
         }
         at += n;
     }
@@ -140,6 +175,11 @@ reflect(const uint32_t *code, size_t words, struct reflect *out, char **why)
             if (set[id] != 0) {
                 rp__gpu_why(why, "the shader binds descriptor set %d; user shaders get set 0",
                             set[id]);
+                s = RP_ERR_INVALID;
+            } else if (tag[pointee[type[id]]] == OP_TYPE_ARRAY ||
+                       tag[pointee[type[id]]] == OP_TYPE_RUNTIME_ARRAY) {
+                rp__gpu_why(why, "binding %d is an array of buffers; user shaders get one "
+                            "buffer per binding", binding[id]);
                 s = RP_ERR_INVALID;
             } else if (klass[id] == CLASS_UNIFORM && !buffer_block[pointee[type[id]]]) {
                 rp__gpu_why(why, "binding %d is a uniform block; user shaders get storage "
@@ -165,6 +205,8 @@ reflect(const uint32_t *code, size_t words, struct reflect *out, char **why)
     free(type);
     free(pointee);
     free(buffer_block);
+    free(size);
+    free(tag);
     return s;
 }
 
@@ -203,6 +245,27 @@ rp_gpu_run_spirv(rp_gpu *g, const rp_gpu_spirv_run *run, char **why)
     if ((s = validate(run->code, run->code_bytes / 4, why)) != RP_OK ||
         (s = reflect(run->code, run->code_bytes / 4, &rf, why)) != RP_OK)
         return s;
+    {
+        const VkPhysicalDeviceLimits *lim = &rp__gpu_props(g)->limits;
+        uint64_t inv = (uint64_t)rf.local[0] * rf.local[1] * rf.local[2];
+        if (rf.local[0] > lim->maxComputeWorkGroupSize[0] ||
+            rf.local[1] > lim->maxComputeWorkGroupSize[1] ||
+            rf.local[2] > lim->maxComputeWorkGroupSize[2] ||
+            inv > lim->maxComputeWorkGroupInvocations) {
+            rp__gpu_why(why, "a workgroup of %u x %u x %u: %s takes at most %u x %u x %u and "
+                        "%u invocations", rf.local[0], rf.local[1], rf.local[2],
+                        rp_gpu_device_name(g), lim->maxComputeWorkGroupSize[0],
+                        lim->maxComputeWorkGroupSize[1], lim->maxComputeWorkGroupSize[2],
+                        lim->maxComputeWorkGroupInvocations);
+            return RP_ERR_INVALID;
+        }
+        if (rf.shared_bytes > lim->maxComputeSharedMemorySize) {
+            rp__gpu_why(why, "%llu bytes of shared memory: %s has %u",
+                        (unsigned long long)rf.shared_bytes, rp_gpu_device_name(g),
+                        lim->maxComputeSharedMemorySize);
+            return RP_ERR_INVALID;
+        }
+    }
     if (rf.binding_max >= (int)nbuf) {
         rp__gpu_why(why, "the shader uses binding %d but has only %u buffers (%u inputs, %u "
                     "outputs: bindings 0..%d)", rf.binding_max, nbuf, run->ninputs,
