@@ -71,22 +71,6 @@ S=        # the session of the current case
 H=40      # its height
 scr=      # its screen, as last captured
 
-screen() { tm capture-pane -p -t "$S"; }
-show() { printf -- '---- screen of %s ----\n%s\n----\n' "$S" "$scr" >&2; }
-# until_screen WHAT SECONDS TEST...: captures the screen into $scr every
-# 0.1 s until TEST... succeeds; on time out shows the screen and fails.
-until_screen() {
-  local what=$1 end=$((SECONDS + $2)); shift 2
-  while :; do
-    scr=$(screen)
-    "$@" && return 0
-    ((SECONDS < end)) || { show; fail "$S: $what"; }
-    sleep 0.1
-  done
-}
-has() { grep -qF -- "$1" <<<"$scr"; }
-has_re() { grep -qE -- "$1" <<<"$scr"; }
-lacks() { ! grep -qF -- "$1" <<<"$scr"; }
 line_is() { sed -n "$1p" <<<"$scr" | grep -qE -- "$2"; }
 # The jobs pane's line of job ID: border, tag and fold marks, jID.
 row() { grep -E -m1 "^.{3}j$1 " <<<"$scr" || true; }

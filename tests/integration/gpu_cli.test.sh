@@ -333,20 +333,6 @@ tm() { tmux -u -S "$sock" -f /dev/null "$@"; }
 printf '%s\n' 'trap : INT' '"$@"' 'echo "EXIT=$?"' 'exec sleep 600' >"$TMPDIR/launch.sh"
 mkdir -p "$TMPDIR/home" "$TMPDIR/config"
 S= scr=
-screen() { tm capture-pane -p -t "$S"; }
-show() { printf -- '---- screen of %s ----\n%s\n----\n' "$S" "$scr" >&2; }
-until_screen() {
-  local what=$1 end=$((SECONDS + $2)); shift 2
-  while :; do
-    scr=$(screen)
-    "$@" && return 0
-    ((SECONDS < end)) || { show; fail "$S: $what"; }
-    sleep 0.1
-  done
-}
-has() { grep -qF -- "$1" <<<"$scr"; }
-has_re() { grep -qE -- "$1" <<<"$scr"; }
-lacks() { ! grep -qF -- "$1" <<<"$scr"; }
 header() { head -n 3 <<<"$scr"; }
 row() { grep -E -m1 "^.{3}j$1 " <<<"$scr" || true; }
 row_is() { row "$1" | grep -qE -- "$2"; }

@@ -36,3 +36,23 @@ start_worker() {
   done
   fail "cannot start worker $name: $(cat "$TMPDIR/$name.log")"
 }
+
+# The console's screen, for scripts that drive it in tmux: each defines
+# tm (tmux on its private socket) and sets S to the session it looks at.
+# screen prints the pane; until_screen WHAT SECONDS TEST... captures it
+# into $scr every 0.1 s until TEST... succeeds, and on time out shows it
+# and fails; has, has_re and lacks test $scr.
+screen() { tm capture-pane -p -t "$S"; }
+show() { printf -- '---- screen of %s ----\n%s\n----\n' "$S" "$scr" >&2; }
+until_screen() {
+  local what=$1 end=$((SECONDS + $2)); shift 2
+  while :; do
+    scr=$(screen)
+    "$@" && return 0
+    ((SECONDS < end)) || { show; fail "$S: $what"; }
+    sleep 0.1
+  done
+}
+has() { grep -qF -- "$1" <<<"$scr"; }
+has_re() { grep -qE -- "$1" <<<"$scr"; }
+lacks() { ! grep -qF -- "$1" <<<"$scr"; }
