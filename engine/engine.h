@@ -319,7 +319,8 @@ struct rp_task *rp__task_spec_placeholder(const char *json);
  * code, stdout saying backend, time and checksum, or the error). gpu:
  * its ops run on the pool's GPU whatever their size (backend GPU). On a
  * pool worker (exec_function.c). */
-void rp__tensor_task_run(rp_pool *pool, const char *spec, bool gpu, struct rp__outcome *o);
+void rp__tensor_task_run(rp_pool *pool, rp__engine *e, const char *spec, bool gpu,
+                         struct rp__outcome *o);
 /* Tensor tasks of this many elements or more prefer remote workers
  * (rp_tensor_limits.remote_min; never measures). Any thread. */
 size_t rp__tensor_remote_min(void);

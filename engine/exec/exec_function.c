@@ -45,8 +45,8 @@ run_attempt(void *arg)
         uint64_t cpu0 = rp__clock_ns(CLOCK_THREAD_CPUTIME_ID);
         o.end = RP__END_EXITED;
         if (t->spec->tensor != NULL)
-            rp__tensor_task_run(x->pool, t->spec->tensor, t->spec->backend == RP_BACKEND_GPU,
-                                &o);
+            rp__tensor_task_run(x->pool, x->e, t->spec->tensor,
+                                t->spec->backend == RP_BACKEND_GPU, &o);
         else
             o.exit_code = t->spec->fn(t->spec->fn_arg);
         o.user_ns = rp__clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;

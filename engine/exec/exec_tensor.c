@@ -296,6 +296,10 @@ rp_tensor_limits_set(const rp_tensor_limits *in)
 /* A tensor task with backend GPU: its ops go to the GPU whatever their
  * size (set around the task's op on the worker running it). */
 static _Thread_local bool force_gpu;
+/* The engine of the pool running a tensor task, set around its op: a
+ * task recovered while its pool is being made runs before the pool's
+ * engine pointer is set, so rp__pool_engine cannot be read then. */
+static _Thread_local rp__engine *task_engine;
 
 struct plan {
     const struct rp__simd_ops *o;
@@ -332,10 +336,9 @@ choose(struct plan *p, rp_pool *pool, size_t elements, double flops, double byte
  * time to move `bytes` over the link, at the rate the device measured as
  * it opened (else the limits' gpu_link_gbs). */
 static rp_gpu *
-choose_gpu(rp_pool *pool, const rp_tensor_limits *l, double compute_ns, double bytes,
+choose_gpu(rp__engine *e, const rp_tensor_limits *l, double compute_ns, double bytes,
            bool gpu_kernel, char *note, size_t size)
 {
-    rp__engine *e = pool != NULL ? rp__pool_engine(pool) : NULL;
     double link = 0, move_ns = bytes / l->gpu_link_gbs;
     bool wants = compute_ns > l->gpu_ratio * move_ns;
     rp_gpu *g;
@@ -418,7 +421,7 @@ choose_backend(struct plan *p, rp_pool *pool, size_t elements, double flops, dou
     p->run.flops = flops;
     p->pool = NULL;
     p->gpu = NULL;
-    p->engine = pool != NULL ? rp__pool_engine(pool) : NULL;
+    p->engine = task_engine != NULL ? task_engine : pool != NULL ? rp__pool_engine(pool) : NULL;
     p->run.threads = 1;
     if (elements < l.scalar_max && !(force_gpu && gpu_kernel)) {
         p->o = &rp__simd_scalar;
@@ -440,7 +443,8 @@ choose_backend(struct plan *p, rp_pool *pool, size_t elements, double flops, dou
     /* the CPU's time on the threads it would have */
     gpu_compute = pool != NULL && workers > 1 && est_ns > l.parallel_min_ns ? est_ns / workers
                                                                             : est_ns;
-    p->gpu = choose_gpu(pool, &l, gpu_compute, bytes, gpu_kernel, gpu_note, sizeof gpu_note);
+    p->gpu = choose_gpu(p->engine, &l, gpu_compute, bytes, gpu_kernel, gpu_note,
+                        sizeof gpu_note);
     if (p->gpu != NULL) {
         p->run.backend = RP_TENSOR_GPU;
         snprintf(p->run.isa, sizeof p->run.isa, "vulkan");
@@ -1149,7 +1153,8 @@ shaped(const struct tspec *s, size_t rows, size_t cols)
 }
 
 void
-rp__tensor_task_run(rp_pool *pool, const char *text, bool gpu, struct rp__outcome *o)
+rp__tensor_task_run(rp_pool *pool, rp__engine *e, const char *text, bool gpu,
+                    struct rp__outcome *o)
 {
     struct trun r;
     char *why = NULL, *bad = NULL;
@@ -1189,8 +1194,10 @@ rp__tensor_task_run(rp_pool *pool, const char *text, bool gpu, struct rp__outcom
     if (r.b != NULL)
         fill_seeded(r.b->data, rp_tensor_size(r.b), r.s.seed + 1);
     force_gpu = gpu;
+    task_engine = e;
     st = trun_op(pool, &r);
     force_gpu = false;
+    task_engine = NULL;
     if (st != RP_OK) {
         o->error = rp__sprintf("the op failed: %s", rp_strerror(st));
         goto out;
