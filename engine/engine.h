@@ -333,12 +333,14 @@ bool rp__groups_parse(const char *text, unsigned out[3]);
 
 struct rp_gpu;
 /* The pool's GPU when it is open and usable, else NULL, with the
- * host-device GB/s measured when it opened (0: not known). wait: while it
- * is still opening, wait for it (at most 5 s). Any thread. */
+ * host-device GB/s measured when it opened (0: not known). wait: if it is
+ * not open yet, open it and wait (at most 5 s). Any thread. */
 struct rp_gpu *rp__engine_gpu(rp__engine *e, bool wait, double *link_gbs /* OUT */);
 /* Counts a tensor op sent to the GPU. */
 void rp__engine_gpu_count_kernel(rp__engine *e);
-void rp__exec_gpu_info(void *state, rp_gpu_info *out /* OUT */);
+/* The GPU's state for rp_pool_gpu_info (open: ask for the device to be
+ * opened if it is not yet) and rp_pool_workers (which only looks). */
+void rp__exec_gpu_info(void *state, bool open, rp_gpu_info *out /* OUT */);
 /* After the scheduler drained (no tensor op runs): closes the device. */
 void rp__exec_gpu_free(void *state);
 /* The outputs of o (freed). */

@@ -1902,7 +1902,7 @@ rp_pool_workers(rp_pool *pool, rp_worker_info **out, size_t *n)
             info->up = !e->stopping;
             if (k == RP__EXEC_GPU) {
                 rp_gpu_info gi;
-                rp__exec_gpu_info(x->state, &gi);
+                rp__exec_gpu_info(x->state, false, &gi);
                 info->up = info->up && gi.state == RP_GPU_READY;
                 if (gi.name[0] != '\0')
                     snprintf(info->node, sizeof info->node, "%.63s", gi.name);

@@ -231,7 +231,7 @@ rp_pool_gpu_info(rp_pool *pool, rp_gpu_info *out)
 {
     if (pool == NULL || out == NULL)
         return RP_ERR_INVALID;
-    rp__exec_gpu_info(rp__engine_exec_state(pool->engine, RP__EXEC_GPU), out);
+    rp__exec_gpu_info(rp__engine_exec_state(pool->engine, RP__EXEC_GPU), true, out);
     return RP_OK;
 }
 

@@ -2,9 +2,12 @@
  * exec_gpu.c -- the GPU executor: the pool's Vulkan device and the SPIR-V
  * tasks that run on it, one at a time, on the executor's own thread.
  *
- * With rp_pool_config.gpu the thread opens the best device as the pool
- * starts (RP_GPU_OPENING, then READY, or UNAVAILABLE with the reason), so
- * a slow driver never delays rp_pool_create. Without it, or when no device
+ * With rp_pool_config.gpu the thread opens the best device the first
+ * time something needs it: a SPIR-V task, a tensor op that would run
+ * there, or rp_pool_gpu_info (the console asks at once). Until it is open
+ * the state is RP_GPU_OPENING, then READY, or UNAVAILABLE with the
+ * reason. So a slow driver never delays rp_pool_create, and a pool that
+ * never uses the GPU never pays for opening it. Without it, or when no device
  * opens, the pool works as before: a SPIR-V task then fails at once saying
  * why, and tensor ops stay on the CPU. A task whose shader runs past its
  * timeout, or that loses the device, fails with that reason and leaves the
@@ -41,6 +44,7 @@
 struct gpu_exec {
     rp__engine *e;
     bool want;                      /* rp_pool_config.gpu */
+    bool requested;                 /* something needs the device: open it */
     char *cache_dir;
     pthread_t thread;
     pthread_mutex_t lock;
@@ -261,7 +265,12 @@ gpu_thread(void *arg)
 {
     struct gpu_exec *x = arg;
 
-    if (x->want) {
+    pthread_mutex_lock(&x->lock);
+    while (x->want && !x->requested && x->head == NULL && !x->stop)
+        pthread_cond_wait(&x->cond, &x->lock);
+    bool open_it = x->want && (x->requested || x->head != NULL);
+    pthread_mutex_unlock(&x->lock);
+    if (open_it) {
         rp_gpu *g = NULL;
         char *why = NULL;
         rp_status s = rp__gpu_open(-1, x->cache_dir, &g, &why);
@@ -350,7 +359,7 @@ gpu_submit(void *state, struct rp__task *t)
     t->next = NULL;
     *x->tail = t;
     x->tail = &t->next;
-    pthread_cond_signal(&x->cond);
+    pthread_cond_broadcast(&x->cond);   /* tensor ops may wait on it too */
     pthread_mutex_unlock(&x->lock);
 }
 
@@ -416,8 +425,18 @@ rp__exec_gpu_free(void *state)
     free(x);
 }
 
+/* Asks the thread to open the device. Lock held. */
+static void
+request(struct gpu_exec *x)
+{
+    if (x->want && !x->requested) {
+        x->requested = true;
+        pthread_cond_broadcast(&x->cond);
+    }
+}
+
 void
-rp__exec_gpu_info(void *state, rp_gpu_info *out)
+rp__exec_gpu_info(void *state, bool open, rp_gpu_info *out)
 {
     struct gpu_exec *x = state;
 
@@ -425,6 +444,8 @@ rp__exec_gpu_info(void *state, rp_gpu_info *out)
     if (x == NULL)
         return;
     pthread_mutex_lock(&x->lock);
+    if (open)
+        request(x);
     out->state = x->state;
     if (x->state == RP_GPU_READY && rp_gpu_unusable(x->g) != NULL) {
         x->state = out->state = RP_GPU_UNAVAILABLE;
@@ -452,12 +473,15 @@ rp__engine_gpu(rp__engine *e, bool wait, double *link_gbs)
     *link_gbs = 0;
     if (x == NULL)
         return NULL;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 5;
     pthread_mutex_lock(&x->lock);
-    while (wait && x->state == RP_GPU_OPENING)
-        if (pthread_cond_timedwait(&x->cond, &x->lock, &until) != 0)
-            break;
+    if (wait && x->state == RP_GPU_OPENING) {
+        request(x);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 5;
+        while (x->state == RP_GPU_OPENING)
+            if (pthread_cond_timedwait(&x->cond, &x->lock, &until) != 0)
+                break;
+    }
     if (x->state == RP_GPU_READY && rp_gpu_unusable(x->g) == NULL) {
         g = x->g;
         *link_gbs = x->link_gbs;
