@@ -22,6 +22,7 @@
 
 #include "ckpt/store.h"
 #include "engine/alloc.h"
+#include "engine/file.h"
 
 struct closure {
     struct closure *next;
@@ -250,35 +251,6 @@ out:
     free(run);
 }
 
-/* Writes data to path through a temp file and a rename. */
-static bool
-write_file(const char *path, const void *data, size_t len)
-{
-    char *tmp = rp__sprintf("%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    const char *p = data;
-    bool ok = fd >= 0;
-
-    while (ok && len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        ok = n > 0;
-        if (ok) {
-            p += n;
-            len -= (size_t)n;
-        }
-    }
-    if (fd >= 0 && close(fd) != 0)
-        ok = false;
-    if (ok)
-        ok = rename(tmp, path) == 0;
-    if (!ok)
-        unlink(tmp);
-    free(tmp);
-    return ok;
-}
-
 rp_status
 rp__durable_prepare(rp__durable *d, rp_task_id id, rp_task_id origin, char **checkpoint,
                     char **restore, char **why)
@@ -303,7 +275,7 @@ rp__durable_prepare(rp__durable *d, rp_task_id id, rp_task_id origin, char **che
     rp__durable_ingest(d, id, origin);
     rp__durable_key(origin, key);
     status = rp_ckpt_load(d->store, key, &data, &len, &iteration);
-    if (status == RP_OK && write_file(restore_path, data, len)) {
+    if (status == RP_OK && rp__file_replace(restore_path, data, len, 0600) == 0) {
         *restore = restore_path;
         restore_path = NULL;
     } else if (status == RP_OK) {

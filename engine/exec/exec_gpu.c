@@ -26,17 +26,14 @@
  */
 #include "engine/engine.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "engine/alloc.h"
+#include "engine/file.h"
 #include "engine/gpu/kernels.h"
 
 #define MAX_SHADER_BYTES ((size_t)64 << 20)
@@ -60,82 +57,6 @@ struct gpu_exec {
 };
 
 /* ---- one SPIR-V task ---- */
-
-/* The whole file, at most `max` bytes; NULL with *why. */
-static void *
-read_file(const char *path, size_t max, size_t *len, char **why)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    char *data;
-    size_t got = 0;
-
-    if (fd < 0) {
-        *why = rp__sprintf("%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        *why = rp__sprintf("%s: not a regular file", path);
-        close(fd);
-        return NULL;
-    }
-    if ((uint64_t)st.st_size > max) {
-        *why = rp__sprintf("%s: %lld bytes; at most %zu", path, (long long)st.st_size, max);
-        close(fd);
-        return NULL;
-    }
-    data = rp_xmalloc((size_t)st.st_size + 1);
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, data + got, (size_t)st.st_size - got);
-        if (r <= 0) {
-            if (r < 0 && errno == EINTR)
-                continue;
-            *why = rp__sprintf("%s: %s", path, r < 0 ? strerror(errno) : "shorter than it was");
-            free(data);
-            close(fd);
-            return NULL;
-        }
-        got += (size_t)r;
-    }
-    close(fd);
-    *len = got;
-    return data;
-}
-
-static rp_status
-write_file(const char *path, const void *data, size_t len, char **why)
-{
-    char *tmp = rp__sprintf("%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    size_t done = 0;
-
-    if (fd < 0) {
-        *why = rp__sprintf("%s: %s", tmp, strerror(errno));
-        free(tmp);
-        return RP_ERR_IO;
-    }
-    while (done < len) {
-        ssize_t w = write(fd, (const char *)data + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            *why = rp__sprintf("%s: %s", path, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            free(tmp);
-            return RP_ERR_IO;
-        }
-        done += (size_t)w;
-    }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        *why = rp__sprintf("%s: %s", path, strerror(errno));
-        unlink(tmp);
-        free(tmp);
-        return RP_ERR_IO;
-    }
-    free(tmp);
-    return RP_OK;
-}
 
 static void
 hex_sha256(const void *data, size_t len, char out[65])
@@ -173,10 +94,11 @@ run_spirv(struct gpu_exec *x, struct rp__task *t, struct rp__outcome *o)
         o->end = RP__END_SPAWN_FAILED;
         return;
     }
-    if ((code = read_file(sp->shader, MAX_SHADER_BYTES, &code_len, &why)) == NULL)
+    if ((code = rp__file_read(sp->shader, MAX_SHADER_BYTES, &code_len, &why)) == NULL)
         goto fail;
     for (unsigned i = 0; i < sp->ninputs; i++)
-        if ((in[i] = read_file(sp->inputs[i], rp__gpu_max_buffer(g), &in_len[i], &why)) == NULL)
+        if ((in[i] = rp__file_read(sp->inputs[i], rp__gpu_max_buffer(g), &in_len[i], &why)) ==
+            NULL)
             goto fail;
     for (unsigned i = 0; i < sp->noutputs; i++) {
         if (sp->outputs[i] > rp__gpu_max_buffer(g)) {
@@ -225,7 +147,9 @@ run_spirv(struct gpu_exec *x, struct rp__task *t, struct rp__outcome *o)
         hex_sha256(out[i], sp->outputs[i], sha);
         if (sp->output_dir != NULL) {
             file = rp__sprintf("%s/task%" PRIu64 ".out%u.bin", sp->output_dir, t->node.id, i);
-            if (write_file(file, out[i], sp->outputs[i], &why) != RP_OK) {
+            int err = rp__file_replace(file, out[i], sp->outputs[i], 0644);
+            if (err != 0) {
+                why = rp__sprintf("%s: %s", file, strerror(err));
                 free(file);
                 goto fail;
             }

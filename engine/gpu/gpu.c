@@ -36,9 +36,6 @@
  */
 #include "engine/gpu/gpu.h"
 
-#include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -49,6 +46,7 @@
 #include <unistd.h>
 
 #include "engine/alloc.h"
+#include "engine/file.h"
 
 #define POOL_KEEP ((VkDeviceSize)1 << 30)   /* bytes of free buffers kept */
 #define MIN_CLASS 16                       /* 64 KiB: the smallest size class */
@@ -488,35 +486,25 @@ default_cache_dir(void)
 static void *
 read_cache(rp_gpu *g, size_t *len)
 {
-    FILE *f = fopen(g->cache_path, "rb");
-    unsigned char *data = NULL;
-    long size;
+    char *why = NULL;
+    unsigned char *data = rp__file_read(g->cache_path, (size_t)64 << 20, len, &why);
     uint32_t hdr[4];
 
-    *len = 0;
-    if (f == NULL)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 32 || size > (64L << 20) ||
-        fseek(f, 0, SEEK_SET) != 0)
-        goto out;
-    data = rp_xmalloc((size_t)size);
-    if (fread(data, 1, (size_t)size, f) != (size_t)size)
+    free(why);                      /* no cache, or none we can read: start empty */
+    if (data == NULL || *len < 32)
         goto bad;
     memcpy(hdr, data, sizeof hdr);
     /* VkPipelineCacheHeaderVersionOne: length, version, vendor, device,
      * then the cache UUID */
-    if (hdr[0] < 32 || hdr[0] > (uint32_t)size || hdr[1] != VK_PIPELINE_CACHE_HEADER_VERSION_ONE ||
+    if (hdr[0] < 32 || hdr[0] > *len || hdr[1] != VK_PIPELINE_CACHE_HEADER_VERSION_ONE ||
         hdr[2] != g->props.vendorID || hdr[3] != g->props.deviceID ||
         memcmp(data + 16, g->props.pipelineCacheUUID, VK_UUID_SIZE) != 0)
         goto bad;
-    *len = (size_t)size;
-    goto out;
+    return data;
 bad:
     free(data);
-    data = NULL;
-out:
-    fclose(f);
-    return data;
+    *len = 0;
+    return NULL;
 }
 
 static void
@@ -524,27 +512,15 @@ save_cache(rp_gpu *g)
 {
     size_t len = 0;
     void *data;
-    char *tmp;
-    int fd;
 
     if (g->cache == VK_NULL_HANDLE || g->cache_path == NULL)
         return;
     if (vkGetPipelineCacheData(g->dev, g->cache, &len, NULL) != VK_SUCCESS || len == 0)
         return;
     data = rp_xmalloc(len);
-    if (vkGetPipelineCacheData(g->dev, g->cache, &len, data) != VK_SUCCESS) {
-        free(data);
-        return;
-    }
-    tmp = rp__sprintf("%s.%ld.tmp", g->cache_path, (long)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-        bool ok = write(fd, data, len) == (ssize_t)len;
-        ok = close(fd) == 0 && ok;
-        if (!ok || rename(tmp, g->cache_path) != 0)
-            unlink(tmp);
-    }
-    free(tmp);
+    /* a cache that cannot be saved only costs the next run its start */
+    if (vkGetPipelineCacheData(g->dev, g->cache, &len, data) == VK_SUCCESS)
+        rp__file_replace(g->cache_path, data, len, 0644);
     free(data);
 }
 
