@@ -42,30 +42,22 @@ fill(float *v, size_t n, unsigned seed)
     }
 }
 
+/* One batch that copies n floats from v to device buffer b (up) or back. */
 static rp_status
-upload(rp_gpu *g, rp__gpu_buf *b, const float *v, size_t n)
+copy(rp_gpu *g, rp__gpu_buf *b, float *v, size_t n, bool up)
 {
     rp__gpu_batch *bt;
     rp_status s = rp__gpu_batch_begin(g, &bt, NULL);
 
-    if (s == RP_OK && (s = rp__gpu_batch_upload(bt, b, 0, v, n * sizeof *v, NULL)) == RP_OK)
-        return rp__gpu_batch_run(bt, 0, NULL, NULL);
-    if (s != RP_OK && bt != NULL)
+    if (s != RP_OK)
+        return s;
+    s = up ? rp__gpu_batch_upload(bt, b, 0, v, n * sizeof *v, NULL)
+           : rp__gpu_batch_download(bt, b, 0, v, n * sizeof *v, NULL);
+    if (s != RP_OK) {
         rp__gpu_batch_abort(bt);
-    return s;
-}
-
-static rp_status
-download(rp_gpu *g, rp__gpu_buf *b, float *v, size_t n)
-{
-    rp__gpu_batch *bt;
-    rp_status s = rp__gpu_batch_begin(g, &bt, NULL);
-
-    if (s == RP_OK && (s = rp__gpu_batch_download(bt, b, 0, v, n * sizeof *v, NULL)) == RP_OK)
-        return rp__gpu_batch_run(bt, 0, NULL, NULL);
-    if (s != RP_OK && bt != NULL)
-        rp__gpu_batch_abort(bt);
-    return s;
+        return s;
+    }
+    return rp__gpu_batch_run(bt, 0, NULL, NULL);
 }
 
 /* Best ns per kernel over ROUNDS batches of `reps` (after one warm-up). */
@@ -241,8 +233,8 @@ main(int argc, char **argv)
         fill(x, n, 1);
         fill(y, n, 2);
         if (rp__gpu_buf_get(g, n * 4, &bufs[0], NULL) != RP_OK ||
-            rp__gpu_buf_get(g, n * 4, &bufs[1], NULL) != RP_OK || upload(g, bufs[0], x, n) ||
-            upload(g, bufs[1], y, n)) {
+            rp__gpu_buf_get(g, n * 4, &bufs[1], NULL) != RP_OK || copy(g, bufs[0], x, n, true) ||
+            copy(g, bufs[1], y, n, true)) {
             printf("  saxpy: no room for 2 x %zu MiB\n", n * 4 >> 20);
             fails++;
         } else {
@@ -277,14 +269,14 @@ main(int argc, char **argv)
         fill(B, mm, 4);
         printf("\n  sgemm %zu x %zu x %zu, fp32, %u per batch\n", m, m, m, reps);
         if (rp__gpu_buf_get(g, mm * 4, &bufs[0], NULL) || rp__gpu_buf_get(g, mm * 4, &bufs[1], NULL) ||
-            rp__gpu_buf_get(g, mm * 4, &bufs[2], NULL) || upload(g, bufs[0], A, mm) ||
-            upload(g, bufs[1], B, mm)) {
+            rp__gpu_buf_get(g, mm * 4, &bufs[2], NULL) || copy(g, bufs[0], A, mm, true) ||
+            copy(g, bufs[1], B, mm, true)) {
             printf("    no room\n");
             fails++;
             goto next;
         }
         double ns = time_kernel(g, RP__GPU_K_SGEMM, bufs, &a);
-        if (download(g, bufs[2], C, mm) != RP_OK) {
+        if (copy(g, bufs[2], C, mm, false) != RP_OK) {
             fails++;
             goto next;
         }
@@ -306,7 +298,7 @@ main(int argc, char **argv)
             goto next;
         }
         double ours = 2.0 * m * mm / ns, theirs;
-        char key[32];
+        char key[48];     /* "sgemm" + 20 digits + "_gflops" */
         snprintf(key, sizeof key, "sgemm%zu_gflops", m);
         theirs = anchor_value(atext, key);
         printf("    %-22s %9.1f GFLOP/s  (%.3f ms; 64 sampled elements checked)\n",
